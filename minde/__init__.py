@@ -1,0 +1,1 @@
+"""minde: mutual information and entropy estimation with score-based diffusion (MINDE, ICLR 2024)."""

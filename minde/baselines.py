@@ -16,7 +16,10 @@ the training statistics): bmi's ``MLP`` critic (hidden (32, 32, 8) if dim_x <= 1
 (128, 128, 8)), Adam lr 1e-3, batch 256, bmi's ``basic_training`` (``mine_training`` for MINE) with
 its early stopping; the estimate is bmi's ``final_mi``, the best held-out value over the
 checkpoints. At the smoke and quick budgets a checkpoint is evaluated on at most
-``critic_eval_max`` test points (an all-pairs bound costs O(n_test²): ~8 s at 10k on one core).
+``critic_eval_max`` test points (an all-pairs bound costs O(n_test²): ~8 s at 10k on one core);
+InfoNCE cannot exceed the log of that number (log 2000 = 7.6 nats at the quick budget). The
+critics use bmi 0.1.3's private training functions (``basic_training``, ``mine_training``); the
+package is pinned, so they are stable here.
 """
 from __future__ import annotations
 
@@ -41,7 +44,9 @@ __all__ = [
     "ksg_mi",
 ]
 
-BASELINES: tuple[str, ...] = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
+BASELINES: tuple[str, ...] = (
+    "mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic"
+)
 Budget = Literal["smoke", "quick", "paper"]
 
 
@@ -57,10 +62,18 @@ class BaselineBudget:
 
 
 BASELINE_BUDGETS: dict[str, BaselineBudget] = {
-    "smoke": BaselineBudget(critic_steps=100, critic_test_every=50, critic_eval_max=1000, doe_steps=200, kde_max_points=1000),
-    "quick": BaselineBudget(critic_steps=1000, critic_test_every=250, critic_eval_max=2000, doe_steps=5000, kde_max_points=None),
+    # smoke: exercises every code path in seconds; estimates are rough
+    "smoke": BaselineBudget(
+        critic_steps=100, critic_test_every=50, critic_eval_max=1000, doe_steps=200, kde_max_points=1000
+    ),
+    # quick: one 1v1 critic run takes ~25 s on one loaded CPU core (an all-pairs step costs ~50 ms)
+    "quick": BaselineBudget(
+        critic_steps=500, critic_test_every=100, critic_eval_max=2000, doe_steps=5000, kde_max_points=None
+    ),
     # paper: SPEC §2.2 "up to 200k steps"; bmi's default checkpoint interval; DoE given the same steps
-    "paper": BaselineBudget(critic_steps=200_000, critic_test_every=250, critic_eval_max=None, doe_steps=200_000, kde_max_points=None),
+    "paper": BaselineBudget(
+        critic_steps=200_000, critic_test_every=250, critic_eval_max=None, doe_steps=200_000, kde_max_points=None
+    ),
 }
 
 
@@ -74,7 +87,7 @@ class BaselineResult:
 
 
 def _as_2d(name: str, a: Any) -> np.ndarray:
-    """Validate one input array: numeric, finite, 1-D (reshaped to (n, 1)) or 2-D, non-empty."""
+    """Validate one input array: numeric, finite, 1-D (read as (n, 1)) or 2-D, non-empty (SPEC §2.2)."""
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiu" or arr.dtype == bool:
         raise ValueError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
@@ -88,19 +101,22 @@ def _as_2d(name: str, a: Any) -> np.ndarray:
 
 
 def _validate(x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> tuple[np.ndarray, ...]:
-    """Check shapes across the four arrays; return them as 2-D float arrays."""
-    xtr, ytr, xte, yte = (_as_2d(n, a) for n, a in zip(("x_train", "y_train", "x_test", "y_test"), (x_train, y_train, x_test, y_test)))
+    """Check shapes across the four arrays; return them as 2-D float arrays (SPEC §2.2)."""
+    names = ("x_train", "y_train", "x_test", "y_test")
+    xtr, ytr, xte, yte = (_as_2d(n, a) for n, a in zip(names, (x_train, y_train, x_test, y_test)))
     if len(xtr) != len(ytr):
         raise ValueError(f"x_train and y_train have different row counts: {len(xtr)} != {len(ytr)}")
     if len(xte) != len(yte):
         raise ValueError(f"x_test and y_test have different row counts: {len(xte)} != {len(yte)}")
     if xtr.shape[1] != xte.shape[1] or ytr.shape[1] != yte.shape[1]:
-        raise ValueError(f"train and test dims differ: x {xtr.shape[1]} vs {xte.shape[1]}, y {ytr.shape[1]} vs {yte.shape[1]}")
+        raise ValueError(
+            f"train and test dims differ: x {xtr.shape[1]} vs {xte.shape[1]}, y {ytr.shape[1]} vs {yte.shape[1]}"
+        )
     return xtr, ytr, xte, yte
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scale both splits with the training mean and std (zero std -> 1), float32."""
+    """Scale both splits with the training mean and std (zero std -> 1), float32 (SPEC §1.7, §2.2)."""
     mean, std = train.mean(axis=0), train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
@@ -164,7 +180,15 @@ def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 10, chunk_size: int = 256) -> 
     return float(digamma(k) + digamma(n) - total / n)
 
 
-def _critic_mi(method: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray, budget: BaselineBudget, seed: int) -> float:
+def _critic_mi(
+    method: str,
+    xtr: np.ndarray,
+    ytr: np.ndarray,
+    xte: np.ndarray,
+    yte: np.ndarray,
+    budget: BaselineBudget,
+    seed: int,
+) -> float:
     """Train one of bmi's critics on train, return its best held-out MI (nats) (SPEC §2.2)."""
     import_bmi()  # forces jax to the CPU before jax is first imported
     import jax
@@ -182,7 +206,9 @@ def _critic_mi(method: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, y
     hidden = (32, 32, 8) if xtr.shape[1] <= 10 else (128, 128, 8)
     key_init, _key_split, key_fit = jax.random.split(jax.random.PRNGKey(seed), 3)  # bmi's key use
     critic = MLP(key=key_init, dim_x=xtr.shape[1], dim_y=ytr.shape[1], hidden_layers=hidden)
-    arrays = dict(xs=jnp.asarray(xtr), ys=jnp.asarray(ytr), xs_test=jnp.asarray(xte), ys_test=jnp.asarray(yte))
+    arrays = dict(
+        xs=jnp.asarray(xtr), ys=jnp.asarray(ytr), xs_test=jnp.asarray(xte), ys_test=jnp.asarray(yte)
+    )
     common = dict(
         rng=key_fit, critic=critic, batch_size=min(256, len(xtr)), learning_rate=1e-3, verbose=False,
         test_every_n_steps=min(budget.critic_test_every, budget.critic_steps), max_n_steps=budget.critic_steps,
@@ -202,12 +228,14 @@ def _kde_mi(xte: np.ndarray, yte: np.ndarray, budget: BaselineBudget) -> float:
     import bmi.estimators  # noqa: F401
 
     m = budget.kde_max_points or len(xte)
-    est = bmi.estimators.KDEMutualInformationEstimator(kernel_xy="gaussian", bandwidth_xy="scott", standardize=True)
+    est = bmi.estimators.KDEMutualInformationEstimator(
+        kernel_xy="gaussian", bandwidth_xy="scott", standardize=True
+    )
     return float(est.estimate(xte[:m], yte[:m]))
 
 
 def _dispatch(method: str, data: tuple[np.ndarray, ...], budget: BaselineBudget, seed: int) -> float:
-    """Run one method on validated (x_train, y_train, x_test, y_test)."""
+    """Run one method on validated (x_train, y_train, x_test, y_test) (SPEC §2.2)."""
     xtr, ytr, xte, yte = data
     if method in ("mine", "infonce", "nwj", "dv"):
         return _critic_mi(method, xtr, ytr, xte, yte, budget, seed)
@@ -258,5 +286,7 @@ def estimate_baseline(
     estimate = _dispatch(method, data, BASELINE_BUDGETS[budget], int(seed))
     seconds = time.perf_counter() - start
     if not np.isfinite(estimate):
-        raise RuntimeError(f"baseline {method!r} returned a non-finite estimate ({estimate}) at budget {budget!r}")
+        raise RuntimeError(
+            f"baseline {method!r} returned a non-finite estimate ({estimate}) at budget {budget!r}"
+        )
     return BaselineResult(method=method, estimate=float(estimate), seconds=seconds)

@@ -87,7 +87,7 @@ class _Conditional(nn.Module):
 
 @contextmanager
 def _torch_single_thread(seed: int) -> Iterator[None]:
-    """One intra-op thread and a seeded, forked global RNG, both restored on exit."""
+    """One intra-op thread and a seeded, forked global RNG, both restored on exit (SPEC §2.2)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -99,7 +99,7 @@ def _torch_single_thread(seed: int) -> Iterator[None]:
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale both splits with the training mean and std (zero std -> 1)."""
+    """Scale both splits with the training mean and std, zero std -> 1 (SPEC §1.7, §2.2)."""
     mean, std = train.mean(axis=0), train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     as_t = lambda a: torch.as_tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
@@ -107,7 +107,7 @@ def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[torch.Tensor, tor
 
 
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig, rng: np.random.Generator) -> None:
-    """Minimise the cross-entropy -mean log q on mini-batches of the training split with Adam."""
+    """Minimise the cross-entropy -mean log q on training mini-batches with Adam (SPEC §2.2)."""
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     batch = min(cfg.batch_size, len(x))
     for _ in range(cfg.n_steps):

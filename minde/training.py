@@ -3,7 +3,7 @@
 Randomness is drawn per model from that model's own generator, in chunks of steps, so that model
 k of a K-batch sees exactly the data order, masks, t and noise of a single run with the same seed.
 The step itself is a function of (parameters, pre-built batch): no host synchronisation except a
-finiteness check every ``log_every`` steps. All K models' parameters live in one flat (K, P) buffer
+finiteness check every ``log_every`` steps. All K models' parameters live in one flat buffer
 (the autograd leaves are views of it), so that Adam and the EMA are single kernels per step.
 """
 from __future__ import annotations

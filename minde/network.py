@@ -22,6 +22,7 @@ __all__ = ["ScoreNet", "default_hidden"]
 Params = dict[str, torch.Tensor]
 GROUPS = 8  # GroupNorm groups (SPEC §1.6)
 GN_EPS = 1e-5  # GroupNorm epsilon (PyTorch's default)
+EVAL_ELEMENTS = 2**19  # largest K * samples * hidden per forward chunk in ``forward``
 
 
 def default_hidden(dim: int) -> int:
@@ -88,9 +89,16 @@ class ScoreNet(nn.Module):
         return out
 
     def forward(self, z: torch.Tensor, t: torch.Tensor, params: Params | None = None) -> torch.Tensor:
-        """eps_hat (K, B, D) for inputs z (K, B, D) and time vectors t (K, B, V)."""
-        out = self.forward_cb(z.transpose(1, 2), t.transpose(1, 2), params)
-        return out.transpose(1, 2)
+        """eps_hat (K, B, D) for inputs z (K, B, D) and time vectors t (K, B, V).
+
+        Every sample is independent (GroupNorm is per sample), so large inputs are processed in
+        column chunks of at most EVAL_ELEMENTS / (K * hidden) samples to stay cache-sized.
+        """
+        k, b = z.shape[:2]
+        step = max(512, EVAL_ELEMENTS // (k * self.hidden))
+        outs = [self.forward_cb(z[:, i:i + step].transpose(1, 2), t[:, i:i + step].transpose(1, 2),
+                                params) for i in range(0, b, step)]
+        return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)).transpose(1, 2)
 
     def forward_cb(self, z: torch.Tensor, t: torch.Tensor, params: Params | None = None) -> torch.Tensor:
         """Channel-major forward: eps_hat (K, D, B) for z (K, D, B) and t (K, V, B)."""

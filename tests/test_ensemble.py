@@ -39,3 +39,29 @@ def test_seeds_give_different_models():
     est = np.array(r.mi_per_seed)
     assert np.min(np.abs(est[:, None] - est[None, :]) + np.eye(3)) > 1e-4, est
     assert r.mi_seed_std > 1e-4
+
+
+def test_grouping_does_not_change_models():
+    from minde.config import TrainSettings
+    from minde.importance import make_sampler
+    from minde.network import ScoreNet
+    from minde.sde import VPSDE
+    from minde.training import default_group_size, train_score_net
+    from minde.utils import make_generator
+
+    data = torch.from_numpy(XY[:1000].astype(np.float32))
+    sde = VPSDE()
+    runs = []
+    for group in (3, 2, 1):
+        net = ScoreNet(3, 2, 16, 3, seeds=[0, 1, 2])
+        gens = [make_generator(s, 1, torch.device("cpu")) for s in range(3)]
+        runs.append(train_score_net(net, data, "j", (2, 1), TrainSettings(100, 64, 1e-3, 0.999, 1),
+                                    sde=sde, sampler=make_sampler(True, sde), generators=gens,
+                                    progress=False, group_size=group))
+    for other in runs[1:]:
+        torch.testing.assert_close(other.losses, runs[0].losses, rtol=1e-4, atol=1e-5)
+        for name, w in runs[0].ema.items():
+            torch.testing.assert_close(other.ema[name], w, rtol=1e-4, atol=1e-5)
+    cpu = torch.device("cpu")
+    assert (default_group_size(16, 128, 64, cpu), default_group_size(16, 128, 128, cpu),
+            default_group_size(16, 256, 256, cpu), default_group_size(3, 128, 64, cpu)) == (8, 4, 1, 3)

@@ -14,24 +14,38 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import torch
 
 import minde
+from minde.training import default_group_size
 from _timing import CONFIGS, load, now, steps_for, train_rate
 
 
 def training_table(configs, ks, repeats: int, seconds: float, device: str) -> None:
-    """Print model-steps/s per (config, K) and the ratio to K = 1."""
-    print(f"\n## training: model-steps/s (ratio to the single-model loop, K = 1)")
-    print(f"{'hidden':>6} {'batch':>5} {'D':>4} | " + " | ".join(f"{'K=' + str(k):>17}" for k in ks))
+    """Print model-steps/s per (config, K) and the ratio to K = 1: one K-batch, and the default.
+
+    "batch": all K models in one batched computation; "default": ``train_score_net``'s default
+    grouping (on a CPU, groups of ``default_group_size`` models one after the other).
+    """
+    print("\n## training: model-steps/s (ratio to the single-model loop, K = 1)")
+    print(f"{'hidden':>6} {'batch':>5} {'D':>4} {'mode':>7} | "
+          + " | ".join(f"{'K=' + str(k):>17}" for k in ks))
     for hidden, batch, dim in configs:
-        best = {k: 0.0 for k in ks}
-        for _ in range(repeats):  # interleave K within each repeat
+        best: dict[tuple[str, int], float] = {}
+        for _ in range(repeats):  # interleave K (and modes) within each repeat
             for k in ks:
                 n = steps_for(hidden, k, seconds)
-                best[k] = max(best[k], k * train_rate(k, hidden, batch, dim, n, device=device))
-        base = best[ks[0]] / ks[0] if ks[0] == 1 else float("nan")
-        cells = [f"{best[k]:>9.1f} ({best[k] / base:>4.2f}x)" for k in ks]
-        print(f"{hidden:>6} {batch:>5} {dim:>4} | " + " | ".join(cells), flush=True)
+                modes = {"batch": k}
+                if default_group_size(k, batch, hidden, torch.device(device)) < k:
+                    modes["default"] = None
+                for mode, group in modes.items():
+                    rate = k * train_rate(k, hidden, batch, dim, n, device=device, group_size=group)
+                    best[mode, k] = max(best.get((mode, k), 0.0), rate)
+        base = best["batch", 1]
+        for mode in ("batch", "default"):
+            cells = [f"{best.get((mode, k), best['batch', k]):>9.1f} "
+                     f"({best.get((mode, k), best['batch', k]) / base:>4.2f}x)" for k in ks]
+            print(f"{hidden:>6} {batch:>5} {dim:>4} {mode:>7} | " + " | ".join(cells), flush=True)
 
 
 def estimate_rate(k: int, hidden: int, dim: int, n_test: int, device: str) -> float:

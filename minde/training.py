@@ -3,10 +3,12 @@
 Randomness is drawn per model from that model's own generator, in chunks of steps, so that model
 k of a K-batch sees exactly the data order, masks, t and noise of a single run with the same seed.
 The step itself is a function of (parameters, pre-built batch): no host synchronisation except a
-finiteness check every ``log_every`` steps.
+finiteness check every ``log_every`` steps. All K models' parameters live in one flat buffer
+(the autograd leaves are views of it), so that Adam and the EMA are single kernels per step.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -19,15 +21,20 @@ from .masks import MaskTable, build_inputs, loss_weights
 from .network import ScoreNet
 from .sde import VPSDE
 
-__all__ = ["TrainResult", "TrainingDivergedError", "train_score_net"]
+__all__ = ["TrainResult", "TrainingDivergedError", "train_score_net", "default_group_size"]
+
+
+CPU_GROUP_ELEMENTS = 2**16  # largest K * batch * hidden trained as one batch on a CPU
+FLAT_ALIGN = 64  # flat parameter buffer length is a multiple of this (see _FlatParams)
+LOSS_LIMIT = 1e6  # a loss this large (the target is unit-variance noise, O(1) loss) is divergence
 
 
 class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or inf; ``step`` is the first bad step (0-based)."""
+    """The training loss became NaN/inf or exploded; ``step`` is the first bad step (0-based)."""
 
-    def __init__(self, step: int, model: int, lr: float) -> None:
+    def __init__(self, step: int, model: int, lr: float, reason: str = "NaN/inf") -> None:
         self.step, self.model = step, model
-        super().__init__(f"training diverged: loss became NaN/inf at step {step} (model {model}); "
+        super().__init__(f"training diverged: loss became {reason} at step {step} (model {model}); "
                          f"try a smaller learning rate than {lr:g} or check the data scale")
 
 
@@ -44,10 +51,10 @@ class TrainResult:
 class _Chunk:
     """Pre-built network inputs and targets for ``c`` consecutive steps of K models."""
 
-    z_in: torch.Tensor  # (c, K, B, D)
-    t_vec: torch.Tensor  # (c, K, B, V)
-    eps: torch.Tensor  # (c, K, B, D)
-    weights: torch.Tensor  # (c, K, 1, D)
+    z_in: torch.Tensor  # (c, K, D, B), channel-major for ScoreNet.forward_cb
+    t_vec: torch.Tensor  # (c, K, V, B)
+    eps: torch.Tensor  # (c, K, D, B)
+    weights: torch.Tensor  # (c, K, D, 1)
 
 
 def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: VPSDE,
@@ -65,7 +72,8 @@ def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: V
     t, noise = torch.stack(ts, 1), torch.stack(eps, 1)
     rows = table.gather(torch.stack(masks, 1))
     z_in, t_vec = build_inputs(x0, sde.perturb(x0, t, noise), t, rows)
-    return _Chunk(z_in, t_vec, noise, loss_weights(rows))
+    cb = [a.transpose(-1, -2).contiguous() for a in (z_in, t_vec, noise, loss_weights(rows))]
+    return _Chunk(*cb)
 
 
 def _chunk_size(k: int, batch: int, d: int, n_vars: int) -> int:
@@ -74,51 +82,137 @@ def _chunk_size(k: int, batch: int, d: int, n_vars: int) -> int:
     return max(1, min(256, (4 * 1024 * 1024) // max(per_step, 1)))
 
 
-def _check_finite(losses: torch.Tensor, upto: int, lr: float) -> None:
-    """Raise TrainingDivergedError at the first non-finite loss in losses[:upto]."""
+def _check_finite(losses: torch.Tensor, upto: int, lr: float, first_model: int = 0) -> None:
+    """Raise TrainingDivergedError at the first loss in losses[:upto] that is NaN/inf or huge."""
     block = losses[:upto]
-    if not bool(torch.isfinite(block).all()):
-        bad = (~torch.isfinite(block)).nonzero()[0]
-        raise TrainingDivergedError(int(bad[0]), int(bad[1]), lr)
+    bad = ~(block.abs() <= LOSS_LIMIT)  # NaN compares False
+    if bool(bad.any()):
+        step, model = (int(i) for i in bad.nonzero()[0])
+        value = float(block[step, model])
+        reason = "NaN/inf" if not math.isfinite(value) else f"larger than {LOSS_LIMIT:g} ({value:.3g})"
+        raise TrainingDivergedError(step, first_model + model, lr, reason)
+
+
+class _FlatParams:
+    """All K models' parameters in one flat buffer, one contiguous (K, *shape) block per name.
+
+    The buffer is zero-padded to a multiple of FLAT_ALIGN elements so that Adam and the EMA run
+    every element through their vectorised loops (their scalar tail loops round differently,
+    which would make a model's result depend on how many models share the buffer).
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor]) -> None:
+        self.shapes = {n: p.shape for n, p in params.items()}
+        parts = [p.detach().reshape(-1) for p in params.values()]
+        size = sum(p.numel() for p in parts)
+        self.pad = parts[0].new_zeros(-size % FLAT_ALIGN)
+        self.flat = torch.cat(parts + [self.pad])
+        self.leaves = {n: v.detach().requires_grad_() for n, v in self.views(self.flat).items()}
+
+    def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Name -> (K, *shape) view of a flat buffer laid out like ``self.flat``."""
+        out, start = {}, 0
+        for name, shape in self.shapes.items():
+            n = math.prod(shape)
+            out[name] = flat[start:start + n].view(shape)
+            start += n
+        return out
+
+    def flat_grad(self, grads: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Concatenate per-parameter gradients (and the zero padding) into the flat layout."""
+        return torch.cat([g.reshape(-1) for g in grads] + [self.pad])
+
+
+def _train_loop(net: ScoreNet, fp: _FlatParams, next_chunk, settings: TrainSettings,
+                losses: torch.Tensor, bar: tqdm, log_every: int, first_model: int) -> torch.Tensor:
+    """Run the optimiser steps on ``fp.flat`` in place; returns the flat EMA buffer.
+
+    losses: (steps, k) view into which this group's per-step losses go; ``first_model`` is the
+    group's first model index, for error messages.
+    """
+    batch, leaves = settings.batch_size, list(fp.leaves.values())
+    opt = torch.optim.Adam([fp.flat], lr=settings.lr, fused=True)
+    ema = fp.flat.clone()
+    chunk, j, logged = None, 0, 0
+    for step in range(settings.steps):
+        if chunk is None or j == chunk.z_in.shape[0]:
+            chunk, j = next_chunk(step), 0
+        pred = net.forward_cb(chunk.z_in[j], chunk.t_vec[j], params=fp.leaves)
+        per_model = ((pred - chunk.eps[j]).square() * chunk.weights[j]).sum((1, 2)) / batch
+        fp.flat.grad = fp.flat_grad(torch.autograd.grad(per_model.sum(), leaves))
+        opt.step()
+        losses[step] = per_model.detach()
+        decay = min(settings.ema_decay, (1.0 + step) / (10.0 + step))  # EMA warm-up
+        ema.lerp_(fp.flat, 1.0 - decay)
+        j += 1
+        if (step + 1) % log_every == 0 or step + 1 == settings.steps:
+            _check_finite(losses, step + 1, settings.lr, first_model)
+            bar.update(step + 1 - logged)
+            logged = step + 1
+            bar.set_postfix(loss=f"{float(losses[max(0, step - log_every + 1):step + 1].mean()):.4f}")
+    return ema
+
+
+def default_group_size(n_models: int, batch: int, hidden: int, device: torch.device) -> int:
+    """Models per batched computation: all of them on a GPU; on a CPU at most 2**16 / (B * hidden).
+
+    On a CPU a K-batch pays off while one activation (K, hidden, B) stays cache-sized (~256 kB);
+    beyond that the step is memory-bound and K models in one batch run slower per model than one
+    at a time (measured by benchmarks/ensemble_throughput.py), so larger K are split into groups
+    trained one after the other. Hidden 64 / batch 128 gives 8, 128 / 128 gives 4, 256 / 256 gives 1.
+    """
+    if device.type != "cpu":
+        return n_models
+    return max(1, min(n_models, CPU_GROUP_ELEMENTS // (batch * hidden)))
 
 
 def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, int],
                     settings: TrainSettings, *, sde: VPSDE, sampler: TimeSampler,
                     generators: list[torch.Generator], progress: bool = True,
-                    log_every: int = 100, desc: str = "train") -> TrainResult:
-    """Train ``net`` (K models) on data (n, D) with the masks of ``kind``; returns EMA weights."""
-    k, batch = net.n_models, settings.batch_size
+                    log_every: int = 100, desc: str = "train",
+                    group_size: int | None = None) -> TrainResult:
+    """Train ``net`` (K models) on data (n, D) with the masks of ``kind``; returns EMA weights.
+
+    Models are trained in groups of ``group_size`` (default ``default_group_size``), each group
+    as one batched computation; model k's result does not depend on the grouping. The trained
+    (non-EMA) weights are written back into ``net.params``; the EMA weights, used for estimation,
+    are returned as {name: (K, *shape)}; losses are (steps, K) (weighted noise-matching loss).
+    """
+    k = net.n_models
     if len(generators) != k:
         raise ValueError(f"need one generator per model: {k} models, {len(generators)} generators")
-    table = MaskTable.for_kind(kind, dims, device=data.device)
-    params = list(net.parameters())
-    opt = torch.optim.Adam(params, lr=settings.lr, fused=True)
-    ema = [p.detach().clone() for p in params]
+    g = group_size or default_group_size(k, settings.batch_size, net.hidden, data.device)
     losses = torch.empty(settings.steps, k, device=data.device)
-    c = _chunk_size(k, batch, data.shape[1], len(dims))
-    start, chunk, bar = time.perf_counter(), None, tqdm(
-        total=settings.steps, desc=desc, unit="step", disable=not progress, leave=False)
+    start = time.perf_counter()
+    bar = tqdm(total=settings.steps * math.ceil(k / g), desc=desc, unit="step",
+               disable=not progress, leave=False)
+    emas = []
     try:
-        for step in range(settings.steps):
-            if step % c == 0:
-                chunk = _make_chunk(data, min(c, settings.steps - step), batch, table, sde,
-                                    sampler, generators)
-            j = step % c
-            pred = net(chunk.z_in[j], chunk.t_vec[j])
-            per_model = ((pred - chunk.eps[j]).square() * chunk.weights[j]).sum((1, 2)) / batch
-            opt.zero_grad(set_to_none=True)
-            per_model.sum().backward()
-            opt.step()
-            losses[step] = per_model.detach()
-            decay = min(settings.ema_decay, (1.0 + step) / (10.0 + step))  # EMA warm-up
-            with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - decay)
-            if (step + 1) % log_every == 0 or step + 1 == settings.steps:
-                _check_finite(losses, step + 1, settings.lr)
-                bar.update(step + 1 - bar.n)
-                bar.set_postfix(loss=f"{float(losses[max(0, step - log_every + 1):step + 1].mean()):.4f}")
+        for lo in range(0, k, g):
+            emas.append(_train_group(net, data, kind, dims, settings, slice(lo, min(k, lo + g)),
+                                     losses, sde, sampler, generators, bar, log_every))
     finally:
         bar.close()
-    names = list(dict(net.named_parameters()).keys())
-    ema_dict = {n.removeprefix("params."): e for n, e in zip(names, ema)}
-    return TrainResult(ema_dict, losses.cpu(), time.perf_counter() - start)
+    ema = {n: torch.cat([e[n] for e in emas]) for n in emas[0]}
+    return TrainResult(ema, losses.cpu(), time.perf_counter() - start)
+
+
+def _train_group(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, int],
+                 settings: TrainSettings, models: slice, losses: torch.Tensor, sde: VPSDE,
+                 sampler: TimeSampler, generators: list[torch.Generator], bar: tqdm,
+                 log_every: int) -> dict[str, torch.Tensor]:
+    """Train models[lo:hi] of ``net`` as one batched computation; returns their EMA weights."""
+    gens, batch = generators[models], settings.batch_size
+    table = MaskTable.for_kind(kind, dims, device=data.device)
+    c = _chunk_size(len(gens), batch, data.shape[1], len(dims))
+
+    def next_chunk(step: int) -> _Chunk:
+        return _make_chunk(data, min(c, settings.steps - step), batch, table, sde, sampler, gens)
+
+    fp = _FlatParams({n: p[models] for n, p in net.params.items()})
+    ema = _train_loop(net, fp, next_chunk, settings, losses[:, models], bar, log_every,
+                      models.start)
+    with torch.no_grad():
+        for name, view in fp.views(fp.flat).items():
+            net.params[name][models] = view
+    return {n: v.contiguous() for n, v in fp.views(ema).items()}

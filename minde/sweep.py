@@ -72,7 +72,7 @@ def resolve_tasks(spec: str | Iterable[str]) -> list[str]:
     out: list[str] = []
     for item in items:
         if item in TASK_GROUPS:
-            out.extend(tasks.list_tasks(item))
+            out.extend(t.id for t in tasks.list_tasks(item))
             continue
         try:
             tasks.get_task(item)

@@ -20,6 +20,12 @@ TASK = "1v1-normal-0.75"
 TRUTH = 0.41333928659223396  # -0.5 log(1 - 0.75^2)
 
 
+@pytest.fixture(autouse=True)
+def _private_sample_cache(tmp_path_factory, monkeypatch) -> None:
+    """Keep task samples of these tests out of data/cache (subprocesses inherit the variable)."""
+    monkeypatch.setenv("MINDE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "sample-cache"))
+
+
 def _argv(out: Path, *extra: str, exp: str = "t", methods: str = "minde_c,cca",
           seeds: str = "0") -> list[str]:
     """A smoke-budget sweep command line writing under ``out``."""

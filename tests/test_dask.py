@@ -96,6 +96,9 @@ def test_sweep_through_scheduler(cluster, tmp_path: Path, capsys) -> None:
     assert abs(df.set_index(["variant", "seed"]).loc[("cca", 0), "estimate"] - 0.4133) < 0.1
     assert sweep.main(_argv(out, sched, "minde_c,cca", "0-1")) == 0  # all done: nothing resubmitted
     assert res.load_units("d", "smoke", out) == recs
+    local = sweep.run_sweep("d", "smoke", TASK, "minde_c", "0", out=tmp_path / "local", progress=False)
+    remote = df[(df["method"] == "minde_c") & (df["seed"] == 0)]
+    assert list(local["estimate"]) == list(remote["estimate"])  # same seeds, same numbers
 
 
 def test_killed_worker_units_are_rescheduled(cluster, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "get_task",
     "sample",
     "default_cache_dir",
+    "import_bmi",
 ]
 
 HIGHMI_STRENGTHS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # SPEC §2.3 sweep of s
@@ -60,8 +61,8 @@ class TaskInfo:
     strength: float | None = None  # high-MI only: bmi's sparse-multinormal strength s
 
 
-def _import_bmi() -> Any:
-    """Import bmi lazily with jax forced to the CPU (SPEC §2.1)."""
+def import_bmi() -> Any:
+    """Import bmi (and so jax) lazily with jax forced to the CPU; returns the bmi module (SPEC §2.1)."""
     import sys
 
     if "jax" not in sys.modules:
@@ -86,7 +87,7 @@ def _default_highmi_ids() -> list[str]:
 @functools.lru_cache(maxsize=None)
 def _benchmark_ids() -> tuple[str, ...]:
     """The 40 ids of bmi.benchmark.BENCHMARK_TASKS in bmi's order (SPEC §2.1)."""
-    bmi = _import_bmi()
+    bmi = import_bmi()
     return tuple(bmi.benchmark.BENCHMARK_TASKS)
 
 
@@ -103,7 +104,7 @@ def _bmi_task(task_id: str) -> Any:
     """Build (once) the bmi Task behind an id (SPEC §2.1, §2.3)."""
     if not isinstance(task_id, str):
         raise TypeError(f"task_id must be a str, got {type(task_id).__name__}")
-    bmi = _import_bmi()
+    bmi = import_bmi()
     if task_id in bmi.benchmark.BENCHMARK_TASKS:
         return bmi.benchmark.BENCHMARK_TASKS[task_id]
     match = _HIGHMI_RE.match(task_id)

@@ -108,6 +108,9 @@ def test_smoke_sweep_then_resume_and_recompute(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert sweep.main(_argv(tmp_path)) == 0  # resume: nothing to do
     assert "2 done" in capsys.readouterr().out and _unit_files(tmp_path) == before
+    with pytest.warns(UserWarning, match="another n_test"):
+        sweep.main(_argv(tmp_path, "--n-test", "500", methods="cca"))
+    assert _unit_files(tmp_path) == before
     assert sweep.main(_argv(tmp_path, "--recompute", methods="cca")) == 0
     after = _unit_files(tmp_path)
     name = f"{TASK}__cca__n2000__s0.json"

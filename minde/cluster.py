@@ -8,7 +8,6 @@ rescheduled by the scheduler up to ``distributed.scheduler.allowed-failures`` ti
 """
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterator
@@ -54,7 +53,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         finally:
             client.close()
         return
-    dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
+    dashboard = "127.0.0.1:0"  # loopback only, random port
     with dask.config.set({"distributed.scheduler.allowed-failures": MAX_RETRIES}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=dashboard, env=WORKER_ENV)

@@ -232,7 +232,9 @@ def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progre
         bar.update(1)
 
     try:
-        if workers is None and scheduler is None:
+        if not groups:  # nothing to do: don't start a cluster
+            pass
+        elif workers is None and scheduler is None:
             for group in groups:
                 for rec in run_group(group):
                     on_record(rec)
@@ -270,9 +272,11 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
         start = time.perf_counter()
         stats = _execute(plan, workers, scheduler, progress)
         where = scheduler or (f"local dask x{workers}" if workers else "in-process")
-        res.write_meta(experiment, budget, plan.root, device=sorted(stats["devices"] - {""}),
-                       executor=where, last_sweep_seconds=round(time.perf_counter() - start, 3),
-                       last_sweep_units=stats["ran"])
+        meta = res.unit_dir(experiment, budget, plan.root) / "meta.json"
+        if stats["ran"] or not meta.exists():
+            res.write_meta(experiment, budget, plan.root, device=sorted(stats["devices"] - {""}),
+                           executor=where, last_sweep_units=stats["ran"],
+                           last_sweep_seconds=round(time.perf_counter() - start, 3))
     df = res.aggregate(experiment, budget, plan.root, write=not dry_run)
     keys = list(zip(df["task"], df["method"], df["n_train"], df["seed"]))
     return df[[k in plan.keys for k in keys]].reset_index(drop=True)

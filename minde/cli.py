@@ -253,7 +253,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minde`` console script; returns the exit status (issue 7)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2): return, don't exit
+        return int(exc.code or 0)
     handler = {"estimate": cmd_estimate, "tasks": cmd_tasks, "sample": cmd_sample}[args.command]
     try:
         return handler(args)

@@ -166,6 +166,17 @@ def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[i
     }
 
 
+def _strict_json(obj: Any) -> Any:
+    """Replace NaN/inf floats by None so the record is valid (strict) JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict_json(v) for v in obj]
+    return obj
+
+
 def _table(rec: dict[str, Any]) -> str:
     """Human-readable report of a record."""
     d, s, unit = rec["data"], rec["settings"], rec["unit"]
@@ -209,7 +220,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     results = _run_kinds(args, x.values.astype(np.float32), y.values.astype(np.float32), split[1])
     seconds = {"load": loaded - start, "total": time.perf_counter() - start}
     rec = _record(args, (x, y), results, split, seconds)
-    _emit(json.dumps(rec, indent=2) + "\n" if args.json else _table(rec), args.out)
+    _emit(json.dumps(_strict_json(rec), indent=2, allow_nan=False) + "\n" if args.json else _table(rec), args.out)
     return EXIT_OK
 
 

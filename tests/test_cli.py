@@ -98,6 +98,13 @@ def test_json_record_fields_and_bits(files):
     assert rec["timings"]["total"] >= rec["timings"]["train_c"] > 0
 
 
+def test_json_is_strict_when_a_standard_error_is_undefined(files):
+    rec = estimate_json(files, "xy.npy", "--y", "2")  # smoke: 2 passes, defined
+    assert rec["estimates"]["minde_c"]["stderr"] > 0
+    from minde.cli import _strict_json
+    assert _strict_json({"a": [float("nan"), 1.0], "b": float("inf")}) == {"a": [None, 1.0], "b": None}
+
+
 def test_text_report_and_atomic_out(files, tmp_path):
     out = tmp_path / "report.json"
     proc = run_cli("estimate", "xy.npz", "--budget", "smoke", "--kind", "both", "--json",

@@ -74,7 +74,7 @@ CONSISTENCY_BUDGETS: dict[str, ConsistencyBudget] = {
     ),
     "quick": ConsistencyBudget(
         n_train=20_000, n_test=5_000, ae_epochs=8, r_grid=(4, 10, 16, 22, 28), r_dp=(7, 13, 19, 25),
-        r_add=(4, 10, 16, 22), minde_steps=3_000, estimator_budget="quick",
+        r_add=(4, 10, 16, 22), minde_steps=5_000, estimator_budget="quick",
     ),
     "paper": ConsistencyBudget(
         n_train=60_000, n_test=10_000, ae_epochs=100, r_grid=tuple(range(4, 29, 3)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -173,8 +174,18 @@ def test_plotting_imports_no_training_code() -> None:
 
 @pytest.mark.skipif(not hasattr(minde, "MINDE"), reason="minde.MINDE is not on this branch yet (issue: estimator)")
 def test_pipeline_end_to_end_smoke(tmp_path: Path) -> None:
-    df = cons.run_consistency("smoke", cache_dir=tmp_path, progress=False)
+    try:
+        import minde.baselines  # noqa: F401
+        has_baselines = True
+    except ImportError:
+        has_baselines = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = cons.run_consistency("smoke", baselines=("infonce",), cache_dir=tmp_path, progress=False)
+    skipped = any("minde.baselines is not available" in str(w.message) for w in caught)
+    assert skipped != has_baselines
     cfg = cons.CONSISTENCY_BUDGETS["smoke"]
     minde_rows = df[df["method"].str.startswith("MINDE")]
     _check_result_frame(minde_rows, cfg, n_variants=4)
+    assert (df["method"] == "infonce").any() == has_baselines
     assert (df["seconds"] > 0).all()

@@ -12,6 +12,7 @@ Protocol (choices marked *open* in SPEC §2.4 are stated here and switchable thr
 - (b) data processing I(A; [B_{r+k}, B_r]) / I(A; B_{r+k}), k = 3, ideal 1.
 - (c) additivity I([A1, A2]; [B1_r, B2_r]) / I(A1; B1_r), ideal 2, with image pairs
   (i, pi(i)) for a random cyclic shift pi of a random permutation (no image paired with itself).
+- (b) stops at r + k = 25: at r + k = 28, B_{r+k} = A and both MIs are the estimator's ceiling.
 - r grids are multiples-of-3 offsets so that the denominators of (b) are (a)'s numerators:
   every distinct MI is estimated once per estimator and shared between tests.
 """
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from minde.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
+from minde.consistency_results import RESULT_COLUMNS, TEST_IDEALS, load_consistency, save_consistency
 from minde.mnist import load_mnist
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "CONSISTENCY_BUDGETS",
     "Quantity",
     "RESULT_COLUMNS",
+    "TEST_IDEALS",
     "crop_top_rows",
     "needed_crop_levels",
     "needed_quantities",
@@ -56,7 +59,7 @@ class ConsistencyBudget:
     n_test: int  # MNIST test images (estimation)
     ae_epochs: int  # autoencoder epochs (SPEC §2.4: ~100)
     r_grid: tuple[int, ...]  # crop levels of test (a); must contain 28
-    r_dp: tuple[int, ...]  # lower crop levels r of test (b), each with r + k <= 28
+    r_dp: tuple[int, ...]  # lower crop levels r of test (b); r + k < 28 (else B_{r+k} = A)
     r_add: tuple[int, ...]  # crop levels of test (c)
     k: int = 3  # crop offset of the data-processing test (b)
     minde_steps: int | None = None  # MINDE training steps per fit (None: MINDE's budget default)
@@ -73,21 +76,15 @@ CONSISTENCY_BUDGETS: dict[str, ConsistencyBudget] = {
         minde_steps=40, minde_hidden=32, estimator_budget="smoke",
     ),
     "quick": ConsistencyBudget(
-        n_train=20_000, n_test=5_000, ae_epochs=8, r_grid=(4, 10, 16, 22, 28), r_dp=(7, 13, 19, 25),
+        n_train=20_000, n_test=5_000, ae_epochs=8, r_grid=(4, 10, 16, 22, 28), r_dp=(7, 13, 19),
         r_add=(4, 10, 16, 22), minde_steps=5_000, estimator_budget="quick",
     ),
     "paper": ConsistencyBudget(
         n_train=60_000, n_test=10_000, ae_epochs=100, r_grid=tuple(range(4, 29, 3)),
-        r_dp=tuple(range(4, 26, 3)), r_add=tuple(range(4, 26, 3)), minde_steps=None,
+        r_dp=tuple(range(4, 23, 3)), r_add=tuple(range(4, 26, 3)), minde_steps=None,
         estimator_budget="paper",
     ),
 }
-
-RESULT_COLUMNS = [
-    "test", "r", "method", "variant", "estimate_numerator", "estimate_denominator", "ratio", "ideal",
-    "seconds", "budget", "seed",
-]
-TEST_IDEALS = {"baseline": 1.0, "data_processing": 1.0, "additivity": 2.0}  # SPEC §2.4
 
 
 @dataclass(frozen=True)
@@ -301,20 +298,3 @@ def run_consistency(
     latents = prepare_latents(cfg, budget, seed, cache_dir, progress)
     estimates = estimate_quantities(latents, cfg, kinds, baselines, seed, device, progress)
     return consistency_ratios(estimates, cfg, budget, seed)
-
-
-def save_consistency(df: pd.DataFrame, path: str | Path) -> Path:
-    """SPEC §2.4: write the result rows to CSV (parent folders created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    df[RESULT_COLUMNS].to_csv(path, index=False)
-    return path
-
-
-def load_consistency(path: str | Path) -> pd.DataFrame:
-    """SPEC §2.4: read result rows written by save_consistency, checking the columns."""
-    df = pd.read_csv(path, keep_default_na=True)
-    missing = set(RESULT_COLUMNS) - set(df.columns)
-    if missing:
-        raise ValueError(f"{path} is not a consistency result file: missing columns {sorted(missing)}")
-    return df[RESULT_COLUMNS]

@@ -1,4 +1,7 @@
-"""Figure 2 plotting from saved consistency results (SPEC §2.4); imports no training code."""
+"""Figure 2 plotting from saved consistency results (SPEC §2.4); imports no training code.
+
+Re-plot without training: ``plot_consistency(minde.consistency_results.load_consistency(csv))``.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -28,8 +28,8 @@ BUDGETS: dict[str, Budget] = {
     # seconds per model: checks the plumbing, not the numbers (CI)
     "smoke": Budget("smoke", steps=200, epochs_small=None, epochs_large=None, batch_size=None,
                     lr=None, ema_decay=0.999, mc_iter=2, n_train=2_000, n_test=1_000, n_seeds=1),
-    # about a minute per 1v1 model on one CPU thread; estimates within ~0.05 nats on easy tasks
-    "quick": Budget("quick", steps=6_000, epochs_small=None, epochs_large=None, batch_size=None,
+    # ~30 s per 1v1 model on one free CPU thread; within ~0.05 nats on the 1v1 Gaussian
+    "quick": Budget("quick", steps=10_000, epochs_small=None, epochs_large=None, batch_size=None,
                     lr=None, ema_decay=0.999, mc_iter=10, n_train=10_000, n_test=10_000, n_seeds=3),
     # the paper's protocol (SPEC §1.7)
     "paper": Budget("paper", steps=None, epochs_small=500, epochs_large=750, batch_size=None,

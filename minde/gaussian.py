@@ -33,18 +33,24 @@ def gaussian_entropy(cov: np.ndarray) -> float:
     return float(0.5 * ld)
 
 
-def random_covariance(dim_x: int, dim_y: int, strength: float, seed: int = 0) -> np.ndarray:
-    """A random unit-diagonal covariance with cross-dependence scaled by ``strength`` in [0, 1)."""
+def random_covariance(dim_x: int, dim_y: int, correlations: list[float] | tuple[float, ...],
+                      seed: int = 0) -> np.ndarray:
+    """A random (d_x + d_y) covariance whose canonical correlations are ``correlations``.
+
+    Starts from [[I, C], [C^T, I]] with C = U diag(rho) V^T, then mixes X and Y with random
+    invertible maps, which leaves I(X; Y) = -1/2 sum log(1 - rho_i^2) unchanged.
+    """
     rng = np.random.default_rng(seed)
-    d = dim_x + dim_y
-    a = rng.normal(size=(d, d))
-    a[:dim_x, dim_x:] *= strength
-    a[dim_x:, :dim_x] *= strength
-    cov = a @ a.T / d + np.eye(d)
-    cov[:dim_x, dim_x:] *= strength
-    cov[dim_x:, :dim_x] *= strength
-    s = np.sqrt(np.diag(cov))
-    return cov / np.outer(s, s)
+    rho = np.zeros(min(dim_x, dim_y))
+    rho[: len(correlations)] = correlations
+    u, _ = np.linalg.qr(rng.normal(size=(dim_x, dim_x)))
+    v, _ = np.linalg.qr(rng.normal(size=(dim_y, dim_y)))
+    c = u[:, : rho.size] @ np.diag(rho) @ v[:, : rho.size].T
+    cov = np.block([[np.eye(dim_x), c], [c.T, np.eye(dim_y)]])
+    mix = np.zeros((dim_x + dim_y,) * 2)
+    mix[:dim_x, :dim_x] = rng.normal(size=(dim_x, dim_x)) / np.sqrt(dim_x) + np.eye(dim_x)
+    mix[dim_x:, dim_x:] = rng.normal(size=(dim_y, dim_y)) / np.sqrt(dim_y) + np.eye(dim_y)
+    return mix @ cov @ mix.T
 
 
 class GaussianOracle:

@@ -1,0 +1,72 @@
+"""Role masks (SPEC §1.5) and the score network (SPEC §1.6)."""
+import pytest
+import torch
+
+from minde.masks import (CONDITIONING, DIFFUSED, MARGINALISED, KIND_MASKS, Mask, MaskTable,
+                         build_inputs, loss_weights)
+from minde.network import ScoreNet, default_hidden
+
+
+def _inputs(roles, dims=(2, 3)):
+    gen = torch.Generator().manual_seed(0)
+    d = sum(dims)
+    x0, xt = torch.randn(1, 4, d, generator=gen), torch.randn(1, 4, d, generator=gen)
+    t = torch.rand(1, 4, generator=gen)
+    row = MaskTable.build((Mask(roles),), dims).gather(torch.zeros(1, dtype=torch.long))
+    z, tv = build_inputs(x0, xt, t, row)
+    return x0, xt, t, z, tv, row
+
+
+def test_roles_inputs_and_time_entries():
+    x0, xt, t, z, tv, _ = _inputs((DIFFUSED, MARGINALISED))
+    torch.testing.assert_close(z[..., :2], xt[..., :2])
+    assert torch.all(z[..., 2:] == 0)
+    torch.testing.assert_close(tv[..., 0], t)
+    assert torch.all(tv[..., 1] == 1)
+    x0, xt, t, z, tv, _ = _inputs((CONDITIONING, DIFFUSED))
+    torch.testing.assert_close(z[..., :2], x0[..., :2])
+    torch.testing.assert_close(z[..., 2:], xt[..., 2:])
+    assert torch.all(tv[..., 0] == 0)
+    torch.testing.assert_close(tv[..., 1], t)
+
+
+def test_loss_weights():
+    _, _, _, _, _, row = _inputs((DIFFUSED, CONDITIONING))
+    w = loss_weights(row)[0, 0]
+    expected = (1 + 3 / 5) / 2
+    torch.testing.assert_close(w, torch.tensor([expected, expected, 0, 0, 0]))
+    _, _, _, _, _, row = _inputs((DIFFUSED, DIFFUSED))
+    torch.testing.assert_close(loss_weights(row)[0, 0], torch.full((5,), 1 / 5))
+
+
+def test_kind_mask_probabilities():
+    assert [p for _, p in KIND_MASKS["c"]] == [0.5, 0.5]
+    assert [p for _, p in KIND_MASKS["j"]] == [0.5, 0.25, 0.25]
+    with pytest.raises(ValueError, match="unknown kind"):
+        MaskTable.for_kind("x", (1, 1))
+    with pytest.raises(ValueError, match="unknown role"):
+        Mask(("noisy", DIFFUSED))
+
+
+@pytest.mark.parametrize("k,d,v,h", [(1, 2, 2, 64), (3, 7, 2, 16)])
+def test_network_shapes_and_zero_output(k, d, v, h):
+    net = ScoreNet(d, v, h, n_models=k, seeds=list(range(k)))
+    z, t = torch.randn(k, 5, d), torch.rand(k, 5, v)
+    out = net(z, t)
+    assert out.shape == (k, 5, d)
+    assert torch.all(out == 0)  # zero-initialised output layer
+    assert net.params["out_w"].abs().sum() == 0
+
+
+def test_models_have_independent_initialisation():
+    net = ScoreNet(4, 2, 16, n_models=2, seeds=[0, 1])
+    single = ScoreNet(4, 2, 16, n_models=1, seeds=[1])
+    w = net.params["inp_w"]
+    assert not torch.equal(w[0], w[1])
+    torch.testing.assert_close(w[1], single.params["inp_w"][0])
+
+
+def test_hidden_rule_and_errors():
+    assert (default_hidden(10), default_hidden(11), default_hidden(50), default_hidden(51)) == (64, 128, 128, 256)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        ScoreNet(2, 2, 12)

@@ -125,7 +125,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
     "tab_compute_cost": NotebookSpec(
         "Compute cost: time and peak memory (unverified)", ("tab_compute_cost",), ("tab_compute_cost",),
         experiment="tab_compute_cost",
-        plans=_plans(Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0"), ("minde_c", "cca"), (0,), (2_000,)),
+        plans=_plans(Plan(("multinormal-sparse-5-5-2-2.0",), ("minde_c", "cca"), (0,), (2_000,)),
                      Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0", "multinormal-dense-25-25-0.5"),
                           ("minde_c", "minde_j", "ksg", "cca", "infonce"), (0,), (10_000,)),
                      Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0", "multinormal-dense-25-25-0.5",

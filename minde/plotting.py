@@ -202,8 +202,9 @@ def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
     fig, ax = plt.subplots(figsize=(0.42 * table.shape[1] + 2.5, 0.42 * table.shape[0] + 2.2))
     im = ax.imshow(np.clip(colour, -clip, clip), cmap="RdBu_r", vmin=-clip, vmax=clip, aspect="auto")
     for (i, j), val in np.ndenumerate(table.to_numpy(float)):
-        if np.isfinite(val):
-            ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=6)
+        if np.isfinite(val):  # white text on the dark (strongly biased) cells
+            ink = "white" if abs(colour[i, j]) > 0.6 * clip else "black"
+            ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=6, color=ink)
     ax.set_xticks(range(table.shape[1]), table.columns, rotation=90, fontsize=6)
     ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
     ax.axhline(0.5, color="black", lw=1)
@@ -270,7 +271,7 @@ def plot_table(df: pd.DataFrame, title: str | None = None, fmt: str = "{:.3g}") 
     """STYLE §7: render a small table (e.g. compute cost) as a figure for PDF/PNG output."""
     cells = [[fmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
              for row in df.itertuples(index=False)]
-    fig, ax = plt.subplots(figsize=(1.3 * df.shape[1] + 1, 0.3 * len(df) + 0.8))
+    fig, ax = plt.subplots(figsize=(0.9 * df.shape[1] + 1, 0.3 * len(df) + 0.8))
     ax.axis("off")
     tab = ax.table(cellText=cells, colLabels=list(df.columns), loc="center")
     tab.auto_set_font_size(False)

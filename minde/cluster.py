@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
+from concurrent.futures import CancelledError
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,7 +99,10 @@ def run_groups_on_dask(groups: list[list[Unit]], on_record: Callable[[UnitRecord
             group = futures.pop(fut)
             try:
                 records = fut.result()
-            except Exception as exc:  # KilledWorker after bounded retries, unpicklable, ...
+            except CancelledError as exc:  # the cluster went away: not the unit's fault
+                raise RuntimeError("lost the Dask cluster mid-sweep; finished units are saved, "
+                                   "rerun the same command to resume") from exc
+            except Exception as exc:  # KilledWorker after bounded retries, import errors, ...
                 records = [failed_record(u, exc) for u in group]
             fut.release()
             pending -= 1

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +73,7 @@ def resolve_tasks(spec: str | Iterable[str]) -> list[str]:
     out: list[str] = []
     for item in items:
         if item in TASK_GROUPS:
-            out.extend(tasks.list_tasks(item))
+            out.extend(t.id for t in tasks.list_tasks(item))
             continue
         try:
             tasks.get_task(item)
@@ -170,6 +171,11 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
              for t in task_list for m in method_list for n in sizes for s in seed_list]
     plan = SweepPlan(experiment, budget, root, units, [], keys={u.key for u in units})
     existing = res.load_units(experiment, budget, root) if not recompute else {}
+    stale = [u for u in units if u.key in existing and existing[u.key].n_test != u.n_test]
+    if stale:
+        warnings.warn(f"{len(stale)} finished unit(s) used another n_test (e.g. {stale[0].label()}: "
+                      f"{existing[stale[0].key].n_test} vs {stale[0].n_test}); n_test is not part "
+                      "of the unit key, so they are kept; use --recompute to redo them")
     for u in units:
         rec = existing.get(u.key)
         if rec is not None and rec.ok:

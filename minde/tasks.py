@@ -35,6 +35,7 @@ __all__ = [
     "get_task",
     "sample",
     "default_cache_dir",
+    "import_bmi",
 ]
 
 HIGHMI_STRENGTHS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # SPEC §2.3 sweep of s
@@ -60,8 +61,8 @@ class TaskInfo:
     strength: float | None = None  # high-MI only: bmi's sparse-multinormal strength s
 
 
-def _import_bmi() -> Any:
-    """Import bmi lazily with jax forced to the CPU (SPEC §2.1)."""
+def import_bmi() -> Any:
+    """Import bmi (and so jax) lazily with jax forced to the CPU; returns the bmi module (SPEC §2.1)."""
     import sys
 
     if "jax" not in sys.modules:
@@ -86,7 +87,7 @@ def _default_highmi_ids() -> list[str]:
 @functools.lru_cache(maxsize=None)
 def _benchmark_ids() -> tuple[str, ...]:
     """The 40 ids of bmi.benchmark.BENCHMARK_TASKS in bmi's order (SPEC §2.1)."""
-    bmi = _import_bmi()
+    bmi = import_bmi()
     return tuple(bmi.benchmark.BENCHMARK_TASKS)
 
 
@@ -103,7 +104,7 @@ def _bmi_task(task_id: str) -> Any:
     """Build (once) the bmi Task behind an id (SPEC §2.1, §2.3)."""
     if not isinstance(task_id, str):
         raise TypeError(f"task_id must be a str, got {type(task_id).__name__}")
-    bmi = _import_bmi()
+    bmi = import_bmi()
     if task_id in bmi.benchmark.BENCHMARK_TASKS:
         return bmi.benchmark.BENCHMARK_TASKS[task_id]
     match = _HIGHMI_RE.match(task_id)
@@ -161,7 +162,7 @@ def default_cache_dir() -> Path:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    """Validate an integer argument (bool rejected) against a lower bound."""
+    """Validate an integer argument (bool rejected) against a lower bound (SPEC §2.1)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an int, got {value!r}")
     if value < minimum:
@@ -170,7 +171,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def _checksum(x: np.ndarray, y: np.ndarray, key: str) -> str:
-    """SHA-256 over the cache key, shapes, dtypes and bytes of both arrays."""
+    """SHA-256 over the cache key, shapes, dtypes and bytes of both arrays (SPEC §2.1)."""
     h = hashlib.sha256()
     h.update(f"{key}|{x.shape}|{x.dtype}|{y.shape}|{y.dtype}|".encode())
     h.update(np.ascontiguousarray(x).tobytes())
@@ -179,17 +180,19 @@ def _checksum(x: np.ndarray, y: np.ndarray, key: str) -> str:
 
 
 def _cache_path(cache_dir: Path, task_id: str, n: int, seed: int) -> Path:
-    """Cache file of one (task, n, seed) draw."""
+    """Cache file of one (task, n, seed) draw (SPEC §2.1)."""
     return cache_dir / task_id / f"n{n}-seed{seed}.npz"
 
 
 def _cache_key(task_id: str, n: int, seed: int) -> str:
-    """String identity of one cached draw, folded into its checksum."""
+    """String identity of one cached draw, folded into its checksum (SPEC §2.1)."""
     return f"v{_CACHE_FORMAT}|{task_id}|n={n}|seed={seed}"
 
 
-def _load_cached(path: Path, key: str, shape_x: tuple[int, int], shape_y: tuple[int, int]):
-    """Load and verify a cached draw; None (with a warning) if missing-in-part or corrupt."""
+def _load_cached(
+    path: Path, key: str, shape_x: tuple[int, int], shape_y: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Load and verify a cached draw; None, with a warning naming the file, if corrupt (SPEC §2.1)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
@@ -211,7 +214,7 @@ def _load_cached(path: Path, key: str, shape_x: tuple[int, int], shape_y: tuple[
 
 
 def _save_atomic(path: Path, x: np.ndarray, y: np.ndarray, key: str) -> None:
-    """Write a draw as .npz with its checksum: temp file in the same folder, then os.replace."""
+    """Write a draw as .npz with its checksum: temp file in the same folder, then os.replace (SPEC §2.1)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
@@ -227,7 +230,7 @@ def _save_atomic(path: Path, x: np.ndarray, y: np.ndarray, key: str) -> None:
 
 
 def _draw(task_id: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One draw of n points from the bmi task, as float32 (n, dim) arrays."""
+    """One draw of n points from the bmi task, as float32 (n, dim) arrays (SPEC §2.1)."""
     x, y = _bmi_task(task_id).sample(n, seed)
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     x, y = x.reshape(n, -1), y.reshape(n, -1)

@@ -103,8 +103,18 @@ def run_unit(unit: Unit) -> UnitRecord:
         return failed_record(unit, exc, time.perf_counter() - start)
     rec = _blank_record(unit)
     rec.estimates = {k: float(v) for k, v in estimates.items()}
-    rec.extra, rec.seconds = extra, time.perf_counter() - start
+    rec.extra, rec.seconds = {**extra, "worker": _worker_name()}, time.perf_counter() - start
     return rec
+
+
+def _worker_name() -> str:
+    """Name of the Dask worker running this code, or "" in-process."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return ""
 
 
 def group_units(units: list[Unit]) -> list[list[Unit]]:

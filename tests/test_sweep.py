@@ -1,0 +1,179 @@
+"""Tests of the sweep command (minde/sweep.py): validation, dry run, resume, failures, kill."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minde import results as res
+from minde import sweep, units
+from minde.training import TrainingDivergedError
+
+REPO = Path(__file__).resolve().parents[1]
+TASK = "1v1-normal-0.75"
+TRUTH = 0.41333928659223396  # -0.5 log(1 - 0.75^2)
+
+
+@pytest.fixture(autouse=True)
+def _private_sample_cache(tmp_path_factory, monkeypatch) -> None:
+    """Keep task samples of these tests out of data/cache (subprocesses inherit the variable)."""
+    monkeypatch.setenv("MINDE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "sample-cache"))
+
+
+def _argv(out: Path, *extra: str, exp: str = "t", methods: str = "minde_c,cca",
+          seeds: str = "0") -> list[str]:
+    """A smoke-budget sweep command line writing under ``out``."""
+    return ["--experiment", exp, "--budget", "smoke", "--tasks", TASK, "--methods", methods,
+            "--seeds", seeds, "--out", str(out), "--no-progress", *extra]
+
+
+def _unit_files(out: Path, exp: str = "t") -> dict[str, str]:
+    """name -> content of every unit record."""
+    d = out / exp / "smoke" / "units"
+    return {p.name: p.read_text() for p in sorted(d.glob("*.json"))} if d.is_dir() else {}
+
+
+@pytest.mark.parametrize("spec, seeds", [("0-4", [0, 1, 2, 3, 4]), ("0,2,5", [0, 2, 5]),
+                                         ("3", [3]), ("0-1,7,1", [0, 1, 7]), (" 2 - 3 ".replace(" ", ""), [2, 3])])
+def test_parse_seeds(spec: str, seeds: list[int]) -> None:
+    assert sweep.parse_seeds(spec) == seeds
+
+
+@pytest.mark.parametrize("spec", ["4-0", "a-b", "-1", "", "1,,x", "0-"])
+def test_parse_seeds_rejects(spec: str) -> None:
+    with pytest.raises(sweep.SweepArgumentError, match="--seeds"):
+        sweep.parse_seeds(spec)
+
+
+@pytest.mark.parametrize("extra, needles", [
+    (["--budget", "huge"], ["'huge'", "smoke, quick, paper"]),
+    (["--methods", "minde_x,cca"], ["minde_x", "minde_c", "cca", "all"]),
+    (["--methods", "minde_c_sigma"], ["minde_c_sigma", "come with their minde_c"]),
+    (["--tasks", "no-such-task"], ["no-such-task"]),
+    (["--seeds", "4-0"], ["4-0"]),
+    (["--seeds", "a-b"], ["a-b"]),
+    (["--n-train", "0"], ["--n-train", "'0'"]),
+    (["--n-train", "ten"], ["--n-train", "ten"]),
+    (["--n-test", "-5"], ["--n-test", "-5"]),
+    (["--experiment", "../x"], ["--experiment", "../x"]),
+    (["--workers", "0"], ["--workers", "0"]),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], ["either --workers"]),
+    (["--scheduler", "/no/such/file.json"], ["/no/such/file.json", "tcp://HOST:PORT"]),
+])
+def test_bad_arguments_exit_2_naming_the_value(tmp_path: Path, capsys, extra, needles) -> None:
+    out = tmp_path / "res"
+    argv = _argv(out)
+    for flag, value in zip(extra[::2], extra[1::2]):  # later flags override earlier ones
+        argv += [flag, value]
+    assert sweep.main(argv) == 2
+    err = capsys.readouterr().err
+    for needle in needles:
+        assert needle in err, err
+    assert not out.exists()  # validated before any work
+
+
+def test_unwritable_out(tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert sweep.main(_argv(blocker / "sub")) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, capsys) -> None:
+    assert sweep.main(_argv(tmp_path, "--dry-run", seeds="0-2")) == 0
+    text = capsys.readouterr().out
+    assert "6 units, 0 done" in text and "6 to run" in text
+    assert f"{TASK} minde_c n=2000 seed=2" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_smoke_sweep_then_resume_and_recompute(tmp_path: Path, capsys) -> None:
+    assert sweep.main(_argv(tmp_path)) == 0
+    df = res.aggregate("t", "smoke", tmp_path, write=False)
+    assert sorted(df["variant"]) == ["cca", "minde_c", "minde_c_sigma"]
+    assert (df["status"] == "ok").all() and np.isfinite(df["estimate"]).all()
+    assert (df["truth"] == TRUTH).all() and (df["n_test"] == 1000).all()
+    cca = df.set_index("variant").loc["cca", "estimate"]
+    assert abs(cca - TRUTH) < 0.1  # closed form on 3000 samples
+    assert abs(df.set_index("variant").loc["minde_c", "estimate"] - TRUTH) < 0.35  # 200 steps
+    assert (tmp_path / "t" / "smoke" / "results.csv").is_file()
+    assert (tmp_path / "t" / "smoke" / "meta.json").is_file()
+    before = _unit_files(tmp_path)
+    capsys.readouterr()
+    assert sweep.main(_argv(tmp_path)) == 0  # resume: nothing to do
+    assert "2 done" in capsys.readouterr().out and _unit_files(tmp_path) == before
+    with pytest.warns(UserWarning, match="another n_test"):
+        sweep.main(_argv(tmp_path, "--n-test", "500", methods="cca"))
+    assert _unit_files(tmp_path) == before
+    assert sweep.main(_argv(tmp_path, "--recompute", methods="cca")) == 0
+    after = _unit_files(tmp_path)
+    name = f"{TASK}__cca__n2000__s0.json"
+    assert after[name] != before[name]  # recomputed (new seconds/timestamp)
+    assert {k: v for k, v in after.items() if k != name} == {k: v for k, v in before.items() if k != name}
+
+
+def test_failed_unit_recorded_and_retried_only_on_request(tmp_path: Path, monkeypatch, capsys) -> None:
+    def diverge(unit, data):
+        raise TrainingDivergedError(step=17, model=0, lr=1e-3)
+
+    monkeypatch.setattr(units, "_run_baseline", diverge)
+    assert sweep.main(_argv(tmp_path, methods="cca", seeds="0-1")) == 1
+    recs = res.load_units("t", "smoke", tmp_path)
+    assert len(recs) == 2 and all(r.status == "failed" for r in recs.values())
+    rec = next(iter(recs.values()))
+    assert rec.diverged_step == 17 and rec.error.startswith("TrainingDivergedError: ")
+    assert "FAILED" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert sweep.main(_argv(tmp_path, methods="cca", seeds="0-1")) == 1  # kept, not retried
+    assert "2 failed (kept" in capsys.readouterr().out
+    df = sweep.run_sweep("t", "smoke", TASK, "cca", "0-1", out=tmp_path, retry_failed=True,
+                         progress=False)
+    assert (df["status"] == "ok").all() and len(df) == 2
+
+
+def test_run_sweep_returns_requested_units_only(tmp_path: Path) -> None:
+    sweep.run_sweep("t", "smoke", TASK, "cca", "0-2", out=tmp_path, progress=False)
+    df = sweep.run_sweep("t", "smoke", [TASK], ["cca"], [1], out=tmp_path, progress=False)
+    assert list(df["seed"]) == [1]
+    assert len(res.aggregate("t", "smoke", tmp_path)) == 3
+    table = sweep.summary_table(res.aggregate("t", "smoke", tmp_path))
+    assert table.loc["cca", "units"] == 3 and table.loc["cca", "failed"] == 0
+
+
+def _wait_for(pred, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``pred`` until true; fail on timeout or if ``proc`` exits first."""
+    end = time.monotonic() + timeout
+    while not pred():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"process exited early with {proc.returncode}: {proc.stderr.read()}")
+        if time.monotonic() > end:
+            pytest.fail("timed out")
+        time.sleep(0.05)
+
+
+def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "minde.sweep", *_argv(tmp_path, methods="minde_c", seeds="0-3")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MINDE_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(_unit_files(tmp_path)) >= 1, 120, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = _unit_files(tmp_path)
+    assert 1 <= len(first) < 4, "the sweep must be killed mid-way"
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(first)} done" in done.stdout
+    final = _unit_files(tmp_path)
+    assert len(final) == 4
+    assert all(final[k] == v for k, v in first.items())  # finished units not recomputed
+    df = res.aggregate("t", "smoke", tmp_path)
+    assert len(df) == 8 and sorted(set(df["seed"])) == list(range(4))
+    assert not df.duplicated(["task", "method", "variant", "n_train", "seed"]).any()
+    assert not list((tmp_path / "t" / "smoke" / "units").glob(".*.tmp"))

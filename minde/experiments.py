@@ -83,7 +83,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
     "fig03_benchmark_tasks": NotebookSpec(
         "Figures 3-4 (40-task benchmark, per task)",
         ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",
-        plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca")),
+        plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
                      Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE),
                      Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
     "fig05_training_size": NotebookSpec(

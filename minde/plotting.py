@@ -124,6 +124,16 @@ def _grid(n: int, ncols: int, size: tuple[float, float]) -> tuple[Figure, list]:
     return fig, list(axes.flat)
 
 
+def _log_ticks(ax, values) -> None:
+    """Log x-axis labelled with the plotted values only (no overlapping minor labels)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ticks = sorted(set(float(v) for v in values))
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _legend(fig: Figure, axes) -> None:
     """One legend for the whole figure, below the panels, without duplicates."""
     seen: dict[str, object] = {}
@@ -228,7 +238,7 @@ def plot_training_size(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
                             color=colours[v], label=method_label(v))
         if len(sub):
             ax.axhline(float(sub["truth"].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
-        ax.set_xscale("log")
+        _log_ticks(ax, sub["n_train"])
         ax.set_title(task, fontsize=7)
         ax.set_xlabel("training size", fontsize=8)
         ax.set_ylabel("MI (nats)", fontsize=8)
@@ -258,7 +268,7 @@ def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: st
         elif truth is not None and len(sub):
             ax.axhline(float(sub[truth].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
         if logx:
-            ax.set_xscale("log")
+            _log_ticks(ax, sub[x])
         ax.set(title=str(p), xlabel=x, ylabel=ylabel)
         ax.title.set_fontsize(8)
         ax.grid(alpha=0.3)

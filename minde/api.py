@@ -122,8 +122,11 @@ class MINDE:
         self.hidden_used = hidden
         return self
 
-    def estimate(self, x: Any, y: Any) -> MIEstimate:
-        """Estimate MI (nats) and entropies on held-out x: (m, d_x), y: (m, d_y)."""
+    def estimate(self, x: Any, y: Any, *, ema: bool = True) -> MIEstimate:
+        """Estimate MI (nats) and entropies on held-out x: (m, d_x), y: (m, d_y).
+
+        ``ema=False`` uses the raw (last-step) weights instead of the EMA (SPEC §1.7, §2.6).
+        """
         if self.train_result is None or self.net is None:
             raise ValueError("estimate() called before fit(); call fit(x, y) first")
         xa, ya = check_pair(x, y, min_rows=2)
@@ -133,8 +136,8 @@ class MINDE:
         start = time.perf_counter()
         xs = torch.from_numpy(self._sx(xa)).to(self.device)
         ys = torch.from_numpy(self._sy(ya)).to(self.device)
-        ema = self.train_result.ema
-        terms = estimate_terms(lambda z, t, m: self.net(z, t, params=ema), xs, ys, self.kind,
+        params = self.train_result.ema if ema else None  # None: the network's live weights
+        terms = estimate_terms(lambda z, t, m: self.net(z, t, params=params), xs, ys, self.kind,
                                sde=self.sde, sampler=self.sampler, sigma=self.sigma,
                                mc_iter=self.settings.mc_iter, batch_size=self.eval_batch_size,
                                generators=[make_generator(s, _STREAM_EVAL, self.device)
@@ -150,7 +153,7 @@ class MINDE:
             entropies=entropies, mi_per_seed=mi_k.tolist(), mi_sigma_per_seed=mis_k.tolist(),
             mi_seed_std=_seed_std(mi_k), mi_sigma_seed_std=_seed_std(mis_k),
             settings=dict(asdict(self.settings), hidden=self.hidden_used, sigma=self.sigma,
-                          importance_sampling=self.importance_sampling, n_seeds=self.n_seeds,
+                          importance_sampling=self.importance_sampling, n_seeds=self.n_seeds, ema=ema,
                           seeds=self.seeds, device=str(self.device), budget=self.budget.name),
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start)
 

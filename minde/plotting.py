@@ -1,0 +1,293 @@
+"""Figures and tables from tidy results (SPEC §2; STYLE §7): saving helpers and plot functions.
+
+Imports only numpy, pandas, matplotlib and seaborn, never training code, so figures can be
+re-plotted from the shipped CSVs anywhere. Estimates and truths are in nats.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+__all__ = ["REPO_ROOT", "PAPER_BUDGET", "figure_dir", "save_figure", "save_table", "aggregate_seeds",
+           "method_label", "drop_bad_baselines", "summary_by_method", "plot_estimates_vs_truth",
+           "plot_high_mi", "benchmark_matrix", "plot_benchmark_table", "plot_training_size", "plot_lines", "plot_table"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PAPER_BUDGET = "paper"
+_LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
+           "minde_j_sigma": "MINDE-J(σ)", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
+           "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
+           "doe_logistic": "DoE (logistic)"}
+
+
+def figure_dir(budget: str, root: str | os.PathLike | None = None) -> Path:
+    """STYLE §7: ``figures/`` for the paper budget, ``figures/<budget>/`` for smaller ones."""
+    base = Path(root) if root is not None else REPO_ROOT
+    return base / "figures" if budget == PAPER_BUDGET else base / "figures" / budget
+
+
+def _atomic_write(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path`` (same directory, so atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_figure(fig: Figure, stem: str, budget: str, formats: Sequence[str] = ("pdf", "png"),
+                root: str | os.PathLike | None = None, dpi: int = 150) -> list[Path]:
+    """STYLE §7: write ``fig`` as ``<figure_dir(budget)>/<stem>.<fmt>`` atomically; return the paths."""
+    if not stem or "/" in stem:
+        raise ValueError(f"stem must be a plain file stem, got {stem!r}")
+    out = figure_dir(budget, root)
+    return [_atomic_write(out / f"{stem}.{fmt}",
+                          lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
+            for fmt in formats]
+
+
+def save_table(df: pd.DataFrame, stem: str, budget: str, root: str | os.PathLike | None = None) -> Path:
+    """STYLE §7: write a table as ``<figure_dir(budget)>/<stem>.csv`` atomically."""
+    path = figure_dir(budget, root) / f"{stem}.csv"
+    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=True))
+
+
+def method_label(variant: str) -> str:
+    """Display name of a variant (SPEC §1.3, §2.2), e.g. minde_c_sigma -> MINDE-C(σ)."""
+    return _LABELS.get(variant, variant)
+
+
+def _order(variants: Sequence[str]) -> list[str]:
+    """MINDE variants first, then baselines, in the canonical order."""
+    known = [v for v in _LABELS if v in set(variants)]
+    return known + sorted(set(variants) - set(known))
+
+
+def _colours(variants: Sequence[str]) -> dict[str, str]:
+    """A fixed colour per variant so that every figure uses the same one."""
+    return {v: f"C{i % 10}" for i, v in enumerate(_LABELS) if v in set(variants)} | {
+        v: "grey" for v in set(variants) - set(_LABELS)}
+
+
+def aggregate_seeds(df: pd.DataFrame, by: Sequence[str] = ("task", "variant", "n_train")) -> pd.DataFrame:
+    """SPEC §2.1: mean ± std over seeds of the ok rows; columns by + mean, std, n_seeds, truth, bias."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    g = ok.groupby(list(by), sort=False)
+    out = g["estimate"].agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    out["truth"] = g["truth"].first().to_numpy()
+    out["bias"] = out["mean"] - out["truth"]
+    return out
+
+
+def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
+    """SPEC §2.5: drop (task, baseline) whose |mean - truth| exceeds factor·truth at any size."""
+    bad = agg["bias"].abs() > factor * agg["truth"].abs()
+    is_minde = agg["variant"].str.startswith("minde_")
+    drop = agg.loc[bad & ~is_minde, ["task", "variant"]].drop_duplicates()
+    keys = set(map(tuple, drop.to_numpy()))
+    return agg[[(t, v) not in keys for t, v in zip(agg["task"], agg["variant"])]].reset_index(drop=True)
+
+
+def summary_by_method(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
+    """SPEC §2.1: per variant, MAE over tasks (nats) and how many tasks lie within ``tol`` nats."""
+    g = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol).groupby("variant")
+    out = pd.DataFrame({"tasks": g.size(), "mae": g["abs_bias"].mean(), f"within_{tol:g}": g["within"].sum()})
+    out = out.loc[_order(list(out.index))]
+    out.index = [method_label(v) for v in out.index]
+    return out
+
+
+def _grid(n: int, ncols: int, size: tuple[float, float]) -> tuple[Figure, list]:
+    """A figure with n panels on a grid of ncols columns (unused panels hidden)."""
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)
+
+
+def _log_ticks(ax, values) -> None:
+    """Log x-axis labelled with the plotted values only (no overlapping minor labels)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ticks = sorted(set(float(v) for v in values))
+    ax.set_xticks(ticks, [f"{v:g}" for v in ticks], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend(fig: Figure, axes) -> None:
+    """One legend for the whole figure, below the panels, without duplicates."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    if not seen:
+        return
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(len(seen), 7),
+               frameon=False, bbox_to_anchor=(0.5, -0.02))
+
+
+def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
+                            title: str | None = None) -> Figure:
+    """SPEC §2.1 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth dashed."""
+    variants = _order(agg["variant"].unique())
+    colours = _colours(variants)
+    fig, axes = _grid(len(tasks), ncols, (3.0, 2.6))
+    for ax, task in zip(axes, tasks):
+        sub = agg[agg["task"] == task].set_index("variant")
+        for i, v in enumerate(variants):
+            if v in sub.index:
+                ax.errorbar(i, sub.at[v, "mean"], yerr=sub.at[v, "std"], fmt="o", ms=5, capsize=3,
+                            color=colours[v], label=method_label(v))
+        truth = agg.loc[agg["task"] == task, "truth"]
+        if len(truth):
+            ax.axhline(float(truth.iloc[0]), color="black", ls="--", lw=1, label="ground truth")
+        ax.set_title(task, fontsize=7)
+        ax.set_xticks([])
+        ax.set_ylabel("MI (nats)", fontsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    _legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def plot_high_mi(agg: pd.DataFrame, transforms: Sequence[str] = ("sparse", "half_cube", "spiral"),
+                 titles: Sequence[str] = ("(a) original", "(b) half-cube", "(c) spiral")) -> Figure:
+    """SPEC §2.3 (Figure 1): one column per transform, x = true MI, y = estimate, identity dashed."""
+    variants = _order(agg["variant"].unique())
+    colours = _colours(variants)
+    fig, axes = plt.subplots(1, len(transforms), figsize=(4.0 * len(transforms), 3.8), squeeze=False)
+    axes = list(axes.flat)
+    hi = float(np.nanmax(np.r_[agg["truth"], agg["mean"] + agg["std"], 1.0]))
+    for ax, tr, ttl in zip(axes, transforms, titles):
+        sub = agg[agg["transform"] == tr]
+        for v in variants:
+            s = sub[sub["variant"] == v].sort_values("truth")
+            if len(s):
+                ax.errorbar(s["truth"], s["mean"], yerr=s["std"], marker="o", ms=4, capsize=2,
+                            color=colours[v], label=method_label(v))
+        ax.plot([0, hi], [0, hi], color="black", ls="--", lw=1, label="true MI")
+        ax.set(title=ttl, xlabel="true MI (nats)", ylabel="estimated MI (nats)")
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def benchmark_matrix(agg: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
+    """SPEC §2.1 (Table 1): rows = ground truth then variants, columns = tasks, mean estimates."""
+    mean = agg.pivot_table(index="variant", columns="task", values="mean", aggfunc="first")
+    truth = agg.groupby("task")["truth"].first()
+    tasks = [t for t in tasks if t in mean.columns]
+    table = mean.reindex(index=_order(list(mean.index)), columns=tasks)
+    table.index = [method_label(v) for v in table.index]
+    return pd.concat([truth.reindex(tasks).to_frame("ground truth").T, table])
+
+
+def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
+    """SPEC §2.1 (Table 1): cells show the estimate, coloured by bias (estimate - truth), clipped."""
+    bias = table.iloc[1:] - table.iloc[0]
+    colour = np.vstack([np.zeros((1, table.shape[1])), bias.to_numpy(float)])
+    fig, ax = plt.subplots(figsize=(0.42 * table.shape[1] + 2.5, 0.42 * table.shape[0] + 2.2))
+    im = ax.imshow(np.clip(colour, -clip, clip), cmap="RdBu_r", vmin=-clip, vmax=clip, aspect="auto")
+    for (i, j), val in np.ndenumerate(table.to_numpy(float)):
+        if np.isfinite(val):  # white text on the dark (strongly biased) cells
+            ink = "white" if abs(colour[i, j]) > 0.6 * clip else "black"
+            ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=6, color=ink)
+    ax.set_xticks(range(table.shape[1]), table.columns, rotation=90, fontsize=6)
+    ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
+    ax.axhline(0.5, color="black", lw=1)
+    fig.colorbar(im, ax=ax, shrink=0.6, label=f"bias = estimate − truth (nats, clipped at ±{clip:g})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_size(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
+                       title: str | None = None) -> Figure:
+    """SPEC §2.5 (Figures 5–8): estimate vs training size (log x), mean ± std, truth dashed."""
+    variants = _order(agg["variant"].unique())
+    colours = _colours(variants)
+    fig, axes = _grid(len(tasks), ncols, (3.0, 2.6))
+    for ax, task in zip(axes, tasks):
+        sub = agg[agg["task"] == task]
+        for v in variants:
+            s = sub[sub["variant"] == v].sort_values("n_train")
+            if len(s):
+                ax.errorbar(s["n_train"], s["mean"], yerr=s["std"], marker="o", ms=3, capsize=2,
+                            color=colours[v], label=method_label(v))
+        if len(sub):
+            ax.axhline(float(sub["truth"].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
+        _log_ticks(ax, sub["n_train"])
+        ax.set_title(task, fontsize=7)
+        ax.set_xlabel("training size", fontsize=8)
+        ax.set_ylabel("MI (nats)", fontsize=8)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: str | None = "truth",
+               err: str | None = None, logx: bool = False, ylabel: str = "MI (nats)",
+               identity: bool = False) -> Figure:
+    """SPEC §2.6 ablations: y against x, one line per ``hue``, one panel per ``panel`` value."""
+    panels = list(dict.fromkeys(df[panel]))
+    fig, axes = _grid(len(panels), 4, (3.4, 2.9))
+    for ax, p in zip(axes, panels):
+        sub = df[df[panel] == p]
+        for i, (h, s) in enumerate(sub.groupby(hue, sort=False)):
+            s = s.sort_values(x)
+            ax.errorbar(s[x], s[y], yerr=None if err is None else s[err], marker="o", ms=4,
+                        capsize=2, color=f"C{i}", label=method_label(str(h)))
+        if identity:
+            lo, hi = float(np.nanmin(sub[[x, y]])), float(np.nanmax(sub[[x, y]]))
+            ax.plot([lo, hi], [lo, hi], color="black", ls="--", lw=1, label="closed form")
+        elif truth is not None and len(sub):
+            ax.axhline(float(sub[truth].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
+        if logx:
+            _log_ticks(ax, sub[x])
+        ax.set(title=str(p), xlabel=x, ylabel=ylabel)
+        ax.title.set_fontsize(8)
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def plot_table(df: pd.DataFrame, title: str | None = None, fmt: str = "{:.3g}") -> Figure:
+    """STYLE §7: render a small table (e.g. compute cost) as a figure for PDF/PNG output."""
+    cells = [[fmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
+             for row in df.itertuples(index=False)]
+    fig, ax = plt.subplots(figsize=(0.9 * df.shape[1] + 1, 0.3 * len(df) + 0.8))
+    ax.axis("off")
+    tab = ax.table(cellText=cells, colLabels=list(df.columns), loc="center")
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(7)
+    tab.auto_set_column_width(list(range(df.shape[1])))
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,100 @@
+"""Tests of minde.plotting: output paths per budget, atomic writes, aggregation (STYLE §7)."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from minde import plotting  # noqa: E402
+
+
+def _fig():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    return fig
+
+
+@pytest.mark.parametrize("budget, sub", [("paper", ""), ("quick", "quick"), ("smoke", "smoke")])
+def test_save_figure_paths_per_budget(tmp_path, budget, sub):
+    paths = plotting.save_figure(_fig(), "fig99_test", budget, root=tmp_path)
+    expected = [tmp_path / "figures" / sub / f"fig99_test.{ext}" for ext in ("pdf", "png")]
+    assert paths == expected
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert paths[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list((tmp_path / "figures").rglob(".*"))  # no temp files left
+
+
+def test_smaller_budget_never_overwrites_paper_figure(tmp_path):
+    paper = plotting.save_figure(_fig(), "fig99_test", "paper", root=tmp_path)
+    before = {p: p.read_bytes() for p in paper}
+    for budget in ("quick", "smoke"):
+        out = plotting.save_figure(_fig(), "fig99_test", budget, root=tmp_path)
+        assert not set(out) & set(paper)
+    assert {p: p.read_bytes() for p in paper} == before
+
+
+def test_save_table_csv_roundtrip(tmp_path):
+    df = pd.DataFrame({"mae": [0.1, 0.2]}, index=["MINDE-C", "CCA"])
+    path = plotting.save_table(df, "tab99", "quick", root=tmp_path)
+    assert path == tmp_path / "figures" / "quick" / "tab99.csv"
+    back = pd.read_csv(path, index_col=0)
+    np.testing.assert_allclose(back["mae"], [0.1, 0.2])
+
+
+def test_save_figure_rejects_path_stem(tmp_path):
+    with pytest.raises(ValueError, match="stem"):
+        plotting.save_figure(_fig(), "a/b", "paper", root=tmp_path)
+
+
+def _tidy():
+    rows = []
+    for seed, (e_c, e_k) in enumerate([(1.0, 3.5), (1.2, 0.2)]):
+        rows += [dict(task="t1", variant="minde_c", n_train=10, seed=seed, estimate=e_c, truth=1.0, status="ok"),
+                 dict(task="t1", variant="ksg", n_train=10, seed=seed, estimate=e_k, truth=1.0, status="ok")]
+    rows.append(dict(task="t1", variant="minde_c", n_train=10, seed=2, estimate=99.0, truth=1.0, status="failed"))
+    return pd.DataFrame(rows)
+
+
+def test_aggregate_seeds_mean_std_skips_failed():
+    agg = plotting.aggregate_seeds(_tidy()).set_index("variant")
+    assert agg.at["minde_c", "mean"] == pytest.approx(1.1, abs=1e-12)
+    assert agg.at["minde_c", "std"] == pytest.approx(np.std([1.0, 1.2], ddof=1), abs=1e-12)
+    assert agg.at["minde_c", "n_seeds"] == 2
+    assert agg.at["minde_c", "bias"] == pytest.approx(0.1, abs=1e-12)
+
+
+def test_drop_bad_baselines_keeps_minde():
+    agg = plotting.aggregate_seeds(_tidy())
+    agg.loc[agg["variant"] == "minde_c", "mean"] = 10.0  # MINDE is never dropped
+    kept = plotting.drop_bad_baselines(agg, 2.0)
+    assert set(kept["variant"]) == {"minde_c", "ksg"}  # ksg mean 1.85: error 0.85 < 2
+    kept = plotting.drop_bad_baselines(agg, 0.5)
+    assert set(kept["variant"]) == {"minde_c"}
+
+
+def test_summary_by_method():
+    agg = pd.DataFrame(dict(task=["a", "b", "a", "b"], variant=["minde_c"] * 2 + ["cca"] * 2,
+                            mean=[1.05, 2.5, 1.0, 2.0], truth=[1.0, 2.0, 1.0, 2.0]))
+    agg["bias"] = agg["mean"] - agg["truth"]
+    s = plotting.summary_by_method(agg)
+    assert list(s.index) == ["MINDE-C", "CCA"]
+    assert s.at["MINDE-C", "mae"] == pytest.approx(0.275)
+    assert s.at["MINDE-C", "within_0.1"] == 1 and s.at["CCA", "within_0.1"] == 2
+
+
+def test_plots_draw_truth_and_legend():
+    agg = plotting.aggregate_seeds(_tidy())
+    fig = plotting.plot_estimates_vs_truth(agg, ["t1"])
+    ax = fig.axes[0]
+    assert any(np.allclose(np.asarray(line.get_ydata(), float), 1.0) for line in ax.get_lines()
+               if line.get_linestyle() == "--")  # the truth line
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"MINDE-C", "KSG", "ground truth"} <= set(labels)
+    table = plotting.benchmark_matrix(agg, ["t1"])
+    assert list(table.index) == ["ground truth", "MINDE-C", "KSG"]
+    plotting.plot_benchmark_table(table)
+    plt.close("all")

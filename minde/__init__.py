@@ -5,18 +5,40 @@ Quick use::
     import minde
     r = minde.MINDE(kind="c", budget="quick").fit(x, y).estimate(x_test, y_test)
     r.mi, r.mi_sigma, r.entropies
+
+Attributes are imported lazily (PEP 562), so torch-free modules such as ``minde.results`` and
+``minde.plotting`` load without torch, and ``import minde`` never imports jax or bmi.
 """
-from .api import KINDS, MIEstimate, MINDE, estimate_mi
-from .config import BUDGETS, Budget, get_budget
-from .gaussian import GaussianOracle, gaussian_entropy, gaussian_mi
-from .importance import ImportanceSampler, UniformSampler, make_sampler
-from .network import ScoreNet
-from .sde import VPSDE
-from .training import TrainingDivergedError
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["MINDE", "MIEstimate", "estimate_mi", "KINDS", "BUDGETS", "Budget", "get_budget",
-           "VPSDE", "ImportanceSampler", "UniformSampler", "make_sampler", "ScoreNet",
-           "GaussianOracle", "gaussian_mi", "gaussian_entropy", "TrainingDivergedError",
-           "__version__"]
+# public name -> submodule that defines it
+_EXPORTS = {
+    "MINDE": "api", "MIEstimate": "api", "estimate_mi": "api", "KINDS": "api",
+    "BUDGETS": "config", "Budget": "config", "get_budget": "config",
+    "VPSDE": "sde", "ImportanceSampler": "importance", "UniformSampler": "importance",
+    "make_sampler": "importance", "ScoreNet": "network", "TrainingDivergedError": "training",
+    "GaussianOracle": "gaussian", "gaussian_mi": "gaussian", "gaussian_entropy": "gaussian",
+    "run_sweep": "sweep", "aggregate": "results", "list_tasks": "tasks", "get_task": "tasks",
+    "sample": "tasks", "estimate_baseline": "baselines", "BASELINES": "baselines",
+    "save_figure": "plotting",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'minde' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,6 +1,8 @@
 """Result rows of the MNIST consistency tests, saved and loaded as CSV (SPEC §2.4); pandas only."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +21,14 @@ def save_consistency(df: pd.DataFrame, path: str | Path) -> Path:
     """SPEC §2.4: write the result rows to CSV (parent folders created); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df[RESULT_COLUMNS].to_csv(path, index=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:  # atomic: a killed run never leaves a half-written CSV
+            df[RESULT_COLUMNS].to_csv(fh, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

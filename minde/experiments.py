@@ -79,7 +79,11 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
                      Plan(("highmi:2,10,50",), MINDE_UNITS + ("infonce", "mine", "ksg", "cca")),
                      Plan(("highmi",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
     "fig02_consistency_mnist": NotebookSpec(
-        "Figure 2 (MNIST self-consistency; branch mnist)", ("fig02_consistency_mnist",)),
+        "Figure 2 (MNIST self-consistency tests)", ("fig02_consistency_mnist",),
+        ("fig02_consistency_mnist",), experiment="fig02_consistency_mnist",
+        plans=_plans(Plan(methods=("minde_c", "minde_j")),  # smoke: InfoNCE's JAX start-up alone is ~30 s
+                     Plan(methods=("minde_c", "minde_j", "infonce")),
+                     Plan(methods=("minde_c", "minde_j", "infonce")))),
     "fig03_benchmark_tasks": NotebookSpec(
         "Figures 3-4 (40-task benchmark, per task)",
         ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",

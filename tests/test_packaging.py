@@ -38,3 +38,15 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
     assert "make reproduce" in (ROOT / "README.md").read_text()
+
+
+def test_public_api_resolves_and_torch_free_modules_stay_torch_free():
+    import subprocess
+    import sys
+    code = ("import sys, minde.results, minde.plotting, minde.consistency_results; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    import minde
+    for name in minde.__all__:
+        assert getattr(minde, name) is not None

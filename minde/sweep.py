@@ -224,9 +224,17 @@ def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progre
     bar = _progress(len(plan.todo), progress)
 
     def on_record(rec: res.UnitRecord) -> None:
-        res.write_unit(plan.experiment, rec, plan.root)
         stats["ran"] += 1
-        stats["failed"] += rec.status != "ok"
+        try:
+            res.write_unit(plan.experiment, rec, plan.root)
+        except OSError as exc:  # disk full, permission denied: this unit fails, the sweep goes on
+            where = res.unit_dir(plan.experiment, plan.budget, plan.root)
+            print(f"FAILED to save {rec.task} {rec.method} n={rec.n_train} seed={rec.seed} in "
+                  f"{where}: {exc}", file=sys.stderr)
+            stats["failed"] += 1
+            stats["unsaved"] = stats.get("unsaved", 0) + 1
+        else:
+            stats["failed"] += rec.status != "ok"
         stats["devices"].add(str(rec.extra.get("device", "")))
         bar.set_postfix(failed=stats["failed"], **shown, refresh=False)
         bar.update(1)
@@ -273,13 +281,22 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
         stats = _execute(plan, workers, scheduler, progress)
         where = scheduler or (f"local dask x{workers}" if workers else "in-process")
         meta = res.unit_dir(experiment, budget, plan.root) / "meta.json"
-        if stats["ran"] or not meta.exists():
-            res.write_meta(experiment, budget, plan.root, device=sorted(stats["devices"] - {""}),
-                           executor=where, last_sweep_units=stats["ran"],
-                           last_sweep_seconds=round(time.perf_counter() - start, 3))
-    df = res.aggregate(experiment, budget, plan.root, write=not dry_run)
+        try:
+            if stats["ran"] or not meta.exists():
+                res.write_meta(experiment, budget, plan.root, device=sorted(stats["devices"] - {""}),
+                               executor=where, last_sweep_units=stats["ran"],
+                               last_sweep_seconds=round(time.perf_counter() - start, 3))
+        except OSError as exc:
+            print(f"warning: could not write {meta}: {exc}", file=sys.stderr)
+    try:
+        df = res.aggregate(experiment, budget, plan.root, write=not dry_run)
+    except OSError as exc:  # results.csv not writable: the unit records are still the truth
+        print(f"warning: could not write results.csv: {exc}", file=sys.stderr)
+        df = res.aggregate(experiment, budget, plan.root, write=False)
     keys = list(zip(df["task"], df["method"], df["n_train"], df["seed"]))
-    return df[[k in plan.keys for k in keys]].reset_index(drop=True)
+    out = df[[k in plan.keys for k in keys]].reset_index(drop=True)
+    out.attrs["unsaved"] = 0 if dry_run else stats.get("unsaved", 0)
+    return out
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -319,7 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = df.loc[df["status"] != "ok"].drop_duplicates(["task", "method", "n_train", "seed"])
     for _, r in failed.head(20).iterrows():
         print(f"FAILED {r.task} {r.method} n={r.n_train} seed={r.seed}: {r.error}", file=sys.stderr)
-    return 1 if len(failed) else 0
+    if df.attrs.get("unsaved"):
+        print(f"{df.attrs['unsaved']} unit(s) could not be saved (see FAILED lines above); "
+              f"free space or fix permissions, then rerun to compute them", file=sys.stderr)
+    return 1 if len(failed) or df.attrs.get("unsaved") else 0
 
 
 if __name__ == "__main__":

@@ -154,16 +154,22 @@ def _numeric(arr: np.ndarray, where: str) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def _numeric_2d(arr: np.ndarray, what: str) -> np.ndarray:
+    """A numeric (n,) or (n, d) array as (n, d); anything else is an InputError naming ``what``."""
+    arr = _numeric(arr, what)
+    arr = arr[:, None] if arr.ndim == 1 else arr
+    if arr.ndim != 2:
+        raise InputError(f"{what} has shape {arr.shape}; expected (n,) or (n, d)")
+    return arr
+
+
 def _read_npy(path: Path) -> _Table:
     """A 1-D or 2-D .npy array (columns by index)."""
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"cannot read {path} as a .npy array: {exc}") from exc
-    arr = _numeric(arr, f"array in {path}")
-    arr = arr[:, None] if arr.ndim == 1 else arr
-    if arr.ndim != 2:
-        raise InputError(f"{path} holds an array of shape {arr.shape}; expected (n, d)")
+    arr = _numeric_2d(arr, f"array in {path}")
     return _Table(path, None, arr.shape[1], 0, arr, None)
 
 
@@ -186,10 +192,7 @@ def _npz_array(path: Path, name: str | None, fallback: str, what: str) -> Column
         raise
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"cannot read {path} as a .npz archive: {exc}") from exc
-    arr = _numeric(arr, f"array {chosen!r} in {path}")
-    arr = arr[:, None] if arr.ndim == 1 else arr
-    if arr.ndim != 2:
-        raise InputError(f"array {chosen!r} in {path} has shape {arr.shape}; expected (n,) or (n, d)")
+    arr = _numeric_2d(arr, f"array {chosen!r} in {path}")
     return Columns(arr, [f"{chosen}[{j}]" for j in range(arr.shape[1])], f"{path}:{chosen}", 0)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from minde.estimation import estimate_terms
-from minde.gaussian import GaussianOracle, gaussian_mi, random_covariance
+from minde.gaussian import GaussianOracle, exact_gaussian_sample, gaussian_mi, random_covariance
 from minde.importance import make_sampler
 from minde.sde import VPSDE
 
@@ -26,21 +26,13 @@ COVS = {
 }
 
 
-def exact_sample(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Rows whose empirical covariance equals cov."""
-    z = np.random.default_rng(seed).normal(size=(n, cov.shape[0]))
-    z -= z.mean(0)
-    z = z @ np.linalg.inv(np.linalg.cholesky(z.T @ z / n)).T
-    return z @ np.linalg.cholesky(cov).T
-
-
 def main() -> None:
     """Run the grid and print one row per case."""
     sde = VPSDE()
     print(f"{'case':18s} kind  t-sampling  sigma   truth    mi     mi_sigma  |err| mi  |err| mi_sigma")
     worst = 0.0
     for (name, (cov, dx)), kind, is_, sigma in itertools.product(COVS.items(), "cj", (True, False), (0.5, 1.0, 2.0)):
-        z = exact_sample(cov, 10_000, 0)
+        z = exact_gaussian_sample(cov, 10_000, 0)
         x, y = (torch.tensor(a, dtype=torch.float32) for a in (z[:, :dx], z[:, dx:]))
         t = estimate_terms(GaussianOracle(cov, dx, sde), x, y, kind, sde=sde,
                            sampler=make_sampler(is_, sde), sigma=sigma, mc_iter=10,

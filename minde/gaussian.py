@@ -14,7 +14,8 @@ import torch
 from .masks import CONDITIONING, DIFFUSED, MARGINALISED, Mask
 from .sde import VPSDE
 
-__all__ = ["gaussian_mi", "gaussian_entropy", "GaussianOracle", "random_covariance"]
+__all__ = ["gaussian_mi", "gaussian_entropy", "GaussianOracle", "random_covariance",
+           "exact_gaussian_sample"]
 
 
 def gaussian_mi(cov: np.ndarray, dim_x: int) -> float:
@@ -51,6 +52,17 @@ def random_covariance(dim_x: int, dim_y: int, correlations: list[float] | tuple[
     mix[:dim_x, :dim_x] = rng.normal(size=(dim_x, dim_x)) / np.sqrt(dim_x) + np.eye(dim_x)
     mix[dim_x:, dim_x:] = rng.normal(size=(dim_y, dim_y)) / np.sqrt(dim_y) + np.eye(dim_y)
     return mix @ cov @ mix.T
+
+
+def exact_gaussian_sample(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n zero-mean rows (n, D) whose empirical covariance (1/n) equals ``cov`` exactly (SPEC §3).
+
+    Removes the sampling noise of the truth, so that oracle checks see only Monte Carlo error.
+    """
+    z = np.random.default_rng(seed).normal(size=(n, cov.shape[0]))
+    z -= z.mean(0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(z.T @ z / n)).T
+    return z @ np.linalg.cholesky(cov).T
 
 
 class GaussianOracle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -104,16 +105,8 @@ class MINDE:
 
     def fit(self, x: Any, y: Any) -> "MINDE":
         """Train on x: (n, d_x), y: (n, d_y) (or 1-D); numpy, torch or pandas."""
-        xa, ya = check_pair(x, y, MIN_ROWS)
-        configure_threads(self.n_threads)
-        self._sx, self._sy = Standardiser.fit(xa, "x"), Standardiser.fit(ya, "y")
-        self.dims = (xa.shape[1], ya.shape[1])
-        d = sum(self.dims)
-        self.settings: TrainSettings = resolve_settings(self.budget, self.dims[0], xa.shape[0],
-                                                        **self._overrides)
-        hidden = self.hidden or default_hidden(d)
-        self.net = ScoreNet(d, 2, hidden, self.n_seeds, seeds=self.seeds).to(self.device)
-        data = torch.from_numpy(np.concatenate([self._sx(xa), self._sy(ya)], 1)).to(self.device)
+        data, hidden = self._prepare(x, y)
+        self.net = ScoreNet(sum(self.dims), 2, hidden, self.n_seeds, seeds=self.seeds).to(self.device)
         gens = [make_generator(s, _STREAM_TRAIN, self.device) for s in self.seeds]
         self.train_result = train_score_net(
             self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
@@ -121,6 +114,21 @@ class MINDE:
             desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}")
         self.hidden_used = hidden
         return self
+
+    def _prepare(self, x: Any, y: Any) -> tuple[torch.Tensor, int]:
+        """Check and standardise the training data; set dims, settings. Returns (data, hidden).
+
+        data: (n, d_x + d_y) standardised with this model's own statistics, on the device.
+        """
+        xa, ya = check_pair(x, y, MIN_ROWS)
+        configure_threads(self.n_threads)
+        self._sx, self._sy = Standardiser.fit(xa, "x"), Standardiser.fit(ya, "y")
+        self.dims = (xa.shape[1], ya.shape[1])
+        self.settings: TrainSettings = resolve_settings(self.budget, self.dims[0], xa.shape[0],
+                                                        **self._overrides)
+        hidden = self.hidden or default_hidden(sum(self.dims))
+        data = torch.from_numpy(np.concatenate([self._sx(xa), self._sy(ya)], 1)).to(self.device)
+        return data, hidden
 
     def estimate(self, x: Any, y: Any, *, ema: bool = True) -> MIEstimate:
         """Estimate MI (nats) and entropies on held-out x: (m, d_x), y: (m, d_y).
@@ -175,6 +183,64 @@ class MINDE:
                 const = gaussian_reference_constant(dim, self.sigma, msq, chi_T)
                 out[label] = float(const - terms[term].mean() + log_det)
         return out
+
+
+def fit_estimate_group(kind: str, datasets: Sequence[tuple[Any, Any, Any, Any]],
+                       seeds: Sequence[int], *, budget: str | Budget = "quick",
+                       progress: bool = False, **kwargs: Any) -> list[MIEstimate]:
+    """Train one model per (data set, seed) in one batched computation; estimate each.
+
+    datasets[k] = (x_train, y_train, x_test, y_test) of model k, seeds[k] its seed (any
+    non-negative ints, not necessarily consecutive or distinct). All training sets must have the
+    same n and dims. Model k's data are standardised with its own statistics, its weights are
+    initialised and trained from its seed's generators, and it is estimated on its own test set
+    with its seed's evaluation generator, so result k equals
+    ``MINDE(kind, budget=budget, seed=seeds[k], **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)``
+    to float tolerance. ``train_seconds`` of each result is the group's training time / K.
+    kwargs are MINDE's (steps, batch_size, lr, hidden, device, ...), except seed and n_seeds.
+    """
+    if len(datasets) != len(seeds) or not seeds:
+        raise ValueError(f"need one seed per data set: {len(datasets)} data sets, {len(seeds)} seeds")
+    for bad in ("seed", "n_seeds"):
+        if bad in kwargs:
+            raise ValueError(f"fit_estimate_group takes per-model seeds, not {bad}=")
+    models = [MINDE(kind, budget=budget, seed=s, progress=progress, **kwargs) for s in seeds]
+    _fit_group(models, [(d[0], d[1]) for d in datasets])
+    return [m.estimate(d[2], d[3]) for m, d in zip(models, datasets)]
+
+
+def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
+    """Fit single-seed MINDE models of identical configuration, model k on train[k], batched.
+
+    Afterwards each model is as if fitted alone: own standardisers, settings, a K = 1 network
+    holding its trained weights, and a TrainResult with its EMA weights and losses.
+    """
+    first = models[0]
+    prepared = [m._prepare(x, y) for m, (x, y) in zip(models, train)]
+    for m, (data, hidden) in zip(models, prepared):
+        same = (m.kind, m.n_seeds, m.settings, hidden, m.dims, m.device, m.importance_sampling,
+                data.shape[0]) == (first.kind, 1, first.settings, prepared[0][1], first.dims,
+                                   first.device, first.importance_sampling, prepared[0][0].shape[0])
+        if not same:
+            raise ValueError("a group needs single-seed models of one kind, budget, device and "
+                             "sampler, and training sets of one size and dims; model of seed "
+                             f"{m.seed} differs from that of seed {first.seed}")
+    hidden, d = prepared[0][1], sum(first.dims)
+    seeds = [m.seed for m in models]
+    net = ScoreNet(d, 2, hidden, len(models), seeds=seeds).to(first.device)
+    data = torch.stack([p[0] for p in prepared])  # (K, n, D)
+    gens = [make_generator(s, _STREAM_TRAIN, first.device) for s in seeds]
+    res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
+                          sampler=first.sampler, generators=gens, progress=first.progress,
+                          desc=f"MINDE-{first.kind.upper()} group x{len(models)}")
+    for k, m in enumerate(models):
+        m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)
+        with torch.no_grad():
+            for name, p in m.net.params.items():
+                p.copy_(net.params[name][k:k + 1])
+        m.train_result = TrainResult({n: w[k:k + 1].clone() for n, w in res.ema.items()},
+                                     res.losses[:, k:k + 1].clone(), res.seconds / len(models))
+        m.hidden_used = hidden
 
 
 def _stderr(passes: np.ndarray) -> float:

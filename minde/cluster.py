@@ -1,10 +1,12 @@
 """Running sweep units on a Dask cluster (issue 8; SPEC §2.1 at scale): embedded or existing.
 
-Workers run ``minde.units.run_group`` and *return* records; the client writes each record as
-its future completes, so workers need no shared filesystem. A worker that dies has its units
-rescheduled by the scheduler up to ``distributed.scheduler.allowed-failures`` times (set to
+Workers run ``minde.units.run_group`` on one group of units (several MINDE seeds trained as one
+batch, or a single unit) and *return* its records; the client writes each record as its future
+completes, so workers need no shared filesystem. A worker that dies has its group rescheduled
+as a whole by the scheduler up to ``distributed.scheduler.allowed-failures`` times (set to
 ``MAX_RETRIES`` for the embedded cluster; an external scheduler uses its own setting, default
-3); beyond that the unit is recorded as failed (``KilledWorker``) and ``--retry-failed`` reruns it.
+3); beyond that every unit of the group is recorded as failed (``KilledWorker``) and
+``--retry-failed`` reruns them.
 """
 from __future__ import annotations
 

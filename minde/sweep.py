@@ -3,10 +3,15 @@
     python -m minde.sweep --experiment NAME --budget smoke|quick|paper \\
         --tasks ID[,ID...]|all|highmi|benchmark --methods minde_c,minde_j,cca,...|all \\
         --seeds 0-4 --n-train 10000 [--n-test 10000] [--out DIR] [--retry-failed] \\
-        [--recompute] [--dry-run] [--workers N] [--scheduler ADDR|FILE] [--no-progress]
+        [--recompute] [--dry-run] [--workers N] [--scheduler ADDR|FILE] [--group-size N]
+        [--no-progress]
 
 Each finished unit is one checksummed JSON record (``minde.results``); a rerun skips finished
 units, retries failed ones only with ``--retry-failed``, and recomputes all with ``--recompute``.
+MINDE units that differ only in their seed run as groups (``minde.units.group_units``): their
+models train in one batched computation, each on its own seed's data, and each unit still gets
+its own record (written when its group finishes). ``--group-size N`` caps a group at N units
+(1: no grouping); by default the cap is ``minde.training.default_group_size`` for the task.
 """
 from __future__ import annotations
 
@@ -216,9 +221,10 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="unit", desc="sweep", disable=not enabled, dynamic_ncols=True)
 
 
-def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progress: bool) -> dict:
+def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progress: bool,
+             group_size: int | None = None) -> dict:
     """Run ``plan.todo``, writing each record as it arrives; returns run statistics."""
-    groups = group_units(plan.todo)
+    groups = group_units(plan.todo, max_size=group_size)
     stats = {"ran": 0, "failed": 0, "devices": set()}
     shown: dict = {}  # postfix of the bar: failed, and queued/running on Dask
     bar = _progress(len(plan.todo), progress)
@@ -261,24 +267,28 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
               n_test: int | str | None = None, out: str | os.PathLike | None = None,
               retry_failed: bool = False, recompute: bool = False, dry_run: bool = False,
               workers: int | None = None, scheduler: str | None = None, progress: bool = True,
-              echo: Callable[[str], None] = print) -> pd.DataFrame:
+              echo: Callable[[str], None] = print, group_size: int | None = None) -> pd.DataFrame:
     """Run a sweep and return the tidy rows (``minde.results.TIDY_COLUMNS``) of its units.
 
     Estimates and truths are in nats; one row per variant (minde_c gives minde_c and
     minde_c_sigma). With ``dry_run`` nothing is computed or written and the rows of units
     already on disk are returned. ``workers``: embedded Dask cluster of that many processes;
-    ``scheduler``: address or scheduler file of an existing Dask cluster.
+    ``scheduler``: address or scheduler file of an existing Dask cluster. ``group_size``: at
+    most this many MINDE seeds per batched group (None: ``default_group_size``; 1: no grouping).
     """
     from .cluster import check_dask_args
 
     check_dask_args(workers, scheduler)
+    if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int)
+                                   or group_size < 1):
+        raise SweepArgumentError(f"--group-size: must be a positive integer, got {group_size!r}")
     plan = plan_sweep(experiment, budget, tasks, methods, seeds, n_train, n_test, out,
                       retry_failed, recompute)
     echo(_describe(plan, limit=40 if dry_run else 0))
     if not dry_run:
         res.clean_stale_temps(experiment, budget, plan.root)
         start = time.perf_counter()
-        stats = _execute(plan, workers, scheduler, progress)
+        stats = _execute(plan, workers, scheduler, progress, group_size)
         where = scheduler or (f"local dask x{workers}" if workers else "in-process")
         meta = res.unit_dir(experiment, budget, plan.root) / "meta.json"
         try:
@@ -315,6 +325,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan, compute nothing")
     p.add_argument("--workers", type=int, default=None, help="embedded Dask cluster, N processes")
     p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT or scheduler-file path")
+    p.add_argument("--group-size", type=int, default=None,
+                   help="at most N MINDE seeds trained as one batch (default: auto; 1: no grouping)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -325,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         df = run_sweep(a.experiment, a.budget, a.tasks, a.methods, a.seeds, a.n_train, a.n_test,
                        a.out, a.retry_failed, a.recompute, a.dry_run, a.workers, a.scheduler,
-                       progress=not a.no_progress)
+                       progress=not a.no_progress, group_size=a.group_size)
     except SweepArgumentError as exc:
         print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
         return 2

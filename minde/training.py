@@ -59,8 +59,12 @@ class _Chunk:
 
 def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: VPSDE,
                 sampler: TimeSampler, generators: list[torch.Generator]) -> _Chunk:
-    """Draw indices, masks, t and eps for c steps, per model from its own generator."""
-    n, d = data.shape
+    """Draw indices, masks, t and eps for c steps, per model from its own generator.
+
+    data: (n, D), shared by the models, or (K, n, D), model k drawing its rows from data[k];
+    the draws are the same either way, so model k sees what a single run on its data sees.
+    """
+    n, d = data.shape[-2:]
     dev = data.device
     idx, ts, eps, masks = [], [], [], []
     for g in generators:
@@ -68,7 +72,11 @@ def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: V
         ts.append(sampler.sample((c, batch), g, dev))
         eps.append(torch.randn(c, batch, d, generator=g, device=dev))
         masks.append(torch.multinomial(table.probs, c, replacement=True, generator=g))
-    x0 = data[torch.stack(idx, 1)]
+    rows_idx = torch.stack(idx, 1)  # (c, K, B)
+    if data.dim() == 3:  # per-model data: x0[c, k, b] = data[k, idx[c, k, b]]
+        x0 = data[torch.arange(len(generators), device=dev).view(1, -1, 1), rows_idx]
+    else:
+        x0 = data[rows_idx]
     t, noise = torch.stack(ts, 1), torch.stack(eps, 1)
     rows = table.gather(torch.stack(masks, 1))
     z_in, t_vec = build_inputs(x0, sde.perturb(x0, t, noise), t, rows)
@@ -171,8 +179,11 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
                     generators: list[torch.Generator], progress: bool = True,
                     log_every: int = 100, desc: str = "train",
                     group_size: int | None = None) -> TrainResult:
-    """Train ``net`` (K models) on data (n, D) with the masks of ``kind``; returns EMA weights.
+    """Train ``net`` (K models) on data with the masks of ``kind``; returns EMA weights.
 
+    data is (n, D), one data set shared by all K models, or (K, n, D), model k training on
+    data[k] (same n for all); either way model k's draws come from generators[k] only, so it
+    ends with the weights of a K = 1 run on its data with its generator (to float tolerance).
     Models are trained in groups of ``group_size`` (default ``default_group_size``), each group
     as one batched computation; model k's result does not depend on the grouping. The trained
     (non-EMA) weights are written back into ``net.params``; the EMA weights, used for estimation,
@@ -181,6 +192,9 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
     k = net.n_models
     if len(generators) != k:
         raise ValueError(f"need one generator per model: {k} models, {len(generators)} generators")
+    if data.dim() not in (2, 3) or (data.dim() == 3 and data.shape[0] != k):
+        raise ValueError(f"data must be (n, D) or (K, n, D) with K = {k} models, "
+                         f"got shape {tuple(data.shape)}")
     g = group_size or default_group_size(k, settings.batch_size, net.hidden, data.device)
     losses = torch.empty(settings.steps, k, device=data.device)
     start = time.perf_counter()
@@ -201,10 +215,15 @@ def _train_group(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, 
                  settings: TrainSettings, models: slice, losses: torch.Tensor, sde: VPSDE,
                  sampler: TimeSampler, generators: list[torch.Generator], bar: tqdm,
                  log_every: int) -> dict[str, torch.Tensor]:
-    """Train models[lo:hi] of ``net`` as one batched computation; returns their EMA weights."""
+    """Train models[lo:hi] of ``net`` as one batched computation; returns their EMA weights.
+
+    data: (n, D) shared, or (K, n, D) for all K models of ``net`` (this group uses data[models]).
+    """
     gens, batch = generators[models], settings.batch_size
+    if data.dim() == 3:
+        data = data[models]
     table = MaskTable.for_kind(kind, dims, device=data.device)
-    c = _chunk_size(len(gens), batch, data.shape[1], len(dims))
+    c = _chunk_size(len(gens), batch, data.shape[-1], len(dims))
 
     def next_chunk(step: int) -> _Chunk:
         return _make_chunk(data, min(c, settings.steps - step), batch, table, sde, sampler, gens)

@@ -1,5 +1,8 @@
 """One sweep unit, (task, method, n_train, seed), and the code that runs it (SPEC §2.1, §2.5).
 
+MINDE units that differ only in their seed are grouped (``group_units``) and their models
+trained in one batched computation, each on its own unit's data (``run_group``).
+
 ``run_group`` is what a Dask worker executes: it needs only the ``minde`` package, returns the
 records to the caller and writes nothing, so workers need no shared filesystem.
 """
@@ -13,7 +16,8 @@ from typing import Any
 
 from .results import UnitKey, UnitRecord, environment, method_variants, utc_now
 
-__all__ = ["Unit", "MINDE_METHODS", "run_unit", "run_group", "group_units", "failed_record"]
+__all__ = ["Unit", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
+           "failed_record"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
 
@@ -68,11 +72,15 @@ def _run_minde(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, Any
     x_tr, y_tr, x_te, y_te = data
     model = MINDE(unit.method[-1], budget=unit.budget, seed=unit.seed, progress=False)
     est = model.fit(x_tr, y_tr).estimate(x_te, y_te)
-    extra = {"mi_stderr": est.mi_stderr, "mi_sigma_stderr": est.mi_sigma_stderr,
-             "entropies": est.entropies, "settings": dict(est.settings),
-             "train_seconds": est.train_seconds, "estimate_seconds": est.estimate_seconds,
-             "device": str(model.device)}
-    return dict(est.variants), extra
+    return dict(est.variants), _minde_extra(est)
+
+
+def _minde_extra(est: Any) -> dict[str, Any]:
+    """The ``extra`` of a MINDE unit's record from its ``MIEstimate``."""
+    return {"mi_stderr": est.mi_stderr, "mi_sigma_stderr": est.mi_sigma_stderr,
+            "entropies": est.entropies, "settings": dict(est.settings),
+            "train_seconds": est.train_seconds, "estimate_seconds": est.estimate_seconds,
+            "device": str(est.settings["device"])}
 
 
 def _run_baseline(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, Any]]:
@@ -93,18 +101,23 @@ def run_unit(unit: Unit) -> UnitRecord:
         data = sample(unit.task, unit.n_train, unit.n_test, unit.seed)
         runner = _run_minde if unit.method in MINDE_METHODS else _run_baseline
         estimates, extra = runner(unit, data)
-        bad = {k: v for k, v in estimates.items() if not math.isfinite(v)}
-        if bad:
-            raise FloatingPointError(f"non-finite estimate(s) {bad}")
-        missing = set(method_variants(unit.method)) - set(estimates)
-        if missing:
-            raise RuntimeError(f"method returned no estimate for {sorted(missing)}")
+        _check_estimates(unit, estimates)
     except Exception as exc:  # a failed unit is a result, not a crash (SPEC §2.5)
         return failed_record(unit, exc, time.perf_counter() - start)
     rec = _blank_record(unit)
     rec.estimates = {k: float(v) for k, v in estimates.items()}
     rec.extra, rec.seconds = {**extra, "worker": _worker_name()}, time.perf_counter() - start
     return rec
+
+
+def _check_estimates(unit: Unit, estimates: dict[str, float]) -> None:
+    """Raise if an estimate is non-finite or a variant of the unit's method is missing."""
+    bad = {k: v for k, v in estimates.items() if not math.isfinite(v)}
+    if bad:
+        raise FloatingPointError(f"non-finite estimate(s) {bad}")
+    missing = set(method_variants(unit.method)) - set(estimates)
+    if missing:
+        raise RuntimeError(f"method returned no estimate for {sorted(missing)}")
 
 
 def _worker_name() -> str:
@@ -117,19 +130,129 @@ def _worker_name() -> str:
         return ""
 
 
-def group_units(units: list[Unit]) -> list[list[Unit]]:
-    """Split units into groups that are run together (today: one unit per group).
+def _group_key(unit: Unit) -> tuple | None:
+    """Units with the same key (MINDE units only) may train as one batch; None: never grouped."""
+    if unit.method not in MINDE_METHODS:
+        return None
+    return (unit.task, unit.method, unit.n_train, unit.n_test, unit.budget)
 
-    Hook for batched seeds: ``MINDE(seed=s0, n_seeds=K)`` trains models s0..s0+K-1 in one
-    batched computation, but on *one* data set. A unit's data seed is its own seed, so units of
-    one (task, method, n_train) share no data and must stay separate. A variant of the protocol
-    that fixes the data seed (e.g. seed-only ablations) would group here, by (task, method,
-    n_train, data seed), and ``run_group`` would fit once with ``n_seeds=len(group)`` and split
-    ``mi_per_seed`` / ``mi_sigma_per_seed`` into one record per unit.
+
+def max_group_size(unit: Unit, device: Any = None) -> int:
+    """Most seeds of ``unit``'s kind trained as one batch: ``default_group_size`` for the hidden
+    width and batch size the unit's model will use (8 for 1v1 tasks on a CPU, 1 at hidden 256).
+
+    device: where the group will train (default: ``resolve_device("auto")`` here); on a GPU all
+    seeds form one group.
     """
-    return [[u] for u in units]
+    from .config import get_budget, resolve_settings
+    from .network import default_hidden
+    from .tasks import get_task
+    from .training import default_group_size
+    from .utils import resolve_device
+
+    info = get_task(unit.task)
+    batch = resolve_settings(get_budget(unit.budget), info.dim_x, unit.n_train).batch_size
+    hidden = default_hidden(info.dim_x + info.dim_y)
+    unbounded = 2**31 - 1  # as many models as there are: default_group_size applies only its cap
+    return default_group_size(unbounded, batch, hidden, resolve_device(device or "auto"))
+
+
+def group_units(units: list[Unit], max_size: int | None = None,
+                device: Any = None) -> list[list[Unit]]:
+    """Split units into groups that are run together (``run_group``), keeping unit order.
+
+    MINDE units that differ only in their seed (same task, method, n_train, n_test, budget) form
+    groups of at most ``max_group_size`` (or ``max_size``, if smaller) units, filled in order;
+    each group trains its models in one batched computation, model k on unit k's own data.
+    Baselines, and MINDE units that share nothing, stay one per group. Groups are ordered by
+    their first unit. ``max_size=1`` turns grouping off.
+    """
+    if max_size is not None and max_size < 1:
+        raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
+    groups: list[list[Unit]] = []
+    open_group: dict[tuple, tuple[list[Unit], int]] = {}  # key -> (group being filled, its cap)
+    for u in units:
+        key = _group_key(u)
+        if key is None:
+            groups.append([u])
+            continue
+        if key not in open_group or len(open_group[key][0]) >= open_group[key][1]:
+            try:
+                cap = max_group_size(u, device)
+            except Exception:  # unknown task / budget: the unit fails alone in run_unit
+                cap = 1
+            cap = min(cap, max_size) if max_size is not None else cap
+            open_group[key] = ([], cap)
+            groups.append(open_group[key][0])
+        open_group[key][0].append(u)
+    return groups
 
 
 def run_group(group: list[Unit]) -> list[UnitRecord]:
-    """Run one group of units (see ``group_units``) and return one record per unit."""
-    return [run_unit(u) for u in group]
+    """Run one group of units (see ``group_units``) and return one record per unit, in order.
+
+    A group of several MINDE units of one (task, method, n_train, n_test, budget) trains its
+    models in one batched computation (``minde.api.fit_estimate_group``); anything else runs
+    unit by unit (``run_unit``). Never raises on a unit error.
+    """
+    keys = {_group_key(u) for u in group}
+    if len(group) < 2 or None in keys or len(keys) != 1:
+        return [run_unit(u) for u in group]
+    return _run_minde_group(group)
+
+
+def _run_minde_group(group: list[Unit]) -> list[UnitRecord]:
+    """Sample each unit's data (seed = unit seed), train all models batched, one record each.
+
+    A unit whose sampling fails fails alone; if the batched training/estimation raises, every
+    remaining unit fails with that error, except on divergence (``TrainingDivergedError``), which
+    reruns the units one by one so that only the diverging seeds fail (as without grouping, and
+    so that ``--retry-failed`` does not diverge the same group again). Each record's ``seconds``
+    is the group's wall time / number of models trained; extra has group_size, group_seconds.
+    """
+    from .api import fit_estimate_group
+    from .tasks import sample
+    from .training import TrainingDivergedError
+
+    start = time.perf_counter()
+    records: dict[int, UnitRecord] = {}
+    data: dict[int, tuple] = {}
+    for i, u in enumerate(group):
+        t0 = time.perf_counter()
+        try:
+            data[i] = sample(u.task, u.n_train, u.n_test, u.seed)
+        except Exception as exc:  # this unit fails, the others still run
+            records[i] = failed_record(u, exc, time.perf_counter() - t0)
+    live = [i for i in range(len(group)) if i not in records]
+    first = group[0]
+    try:
+        ests = fit_estimate_group(first.method[-1], [data[i] for i in live],
+                                  [group[i].seed for i in live], budget=first.budget,
+                                  progress=False) if live else []
+    except TrainingDivergedError as exc:
+        for i in live:
+            rec = run_unit(group[i])
+            rec.extra["group_fallback"] = f"{type(exc).__name__}: {exc}"
+            records[i] = rec
+        return [records[i] for i in range(len(group))]
+    except Exception as exc:  # a failed group is a result, not a crash (SPEC §2.5)
+        per = (time.perf_counter() - start) / max(1, len(live))
+        for i in live:
+            records[i] = failed_record(group[i], exc, per)
+        return [records[i] for i in range(len(group))]
+    group_seconds = time.perf_counter() - start
+    worker = _worker_name()
+    for i, est in zip(live, ests):
+        unit = group[i]
+        extra = {**_minde_extra(est), "worker": worker, "group_size": len(live),
+                 "group_seconds": group_seconds}
+        try:
+            _check_estimates(unit, est.variants)
+        except Exception as exc:
+            records[i] = failed_record(unit, exc, group_seconds / len(live))
+            continue
+        rec = _blank_record(unit)
+        rec.estimates = {k: float(v) for k, v in est.variants.items()}
+        rec.extra, rec.seconds = extra, group_seconds / len(live)
+        records[i] = rec
+    return [records[i] for i in range(len(group))]

@@ -89,7 +89,7 @@ def _records(out):
 def test_sweep_killed_at_several_points_resumes_exactly(private_cache, kill_after):
     """SIGKILL at a random-ish point (before any record, or between records); rerun completes."""
     out = private_cache / "results"
-    argv = [sys.executable, "-m", "minde.sweep", *_argv(out, methods="minde_c")]
+    argv = [sys.executable, "-m", "minde.sweep", *_argv(out, "minde_c", "0-3", "--group-size", "2")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -158,7 +158,9 @@ def _wait_for(pred, timeout: float, proc: subprocess.Popen | None = None) -> Non
 
 
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "minde.sweep", *_argv(tmp_path, methods="minde_c", seeds="0-3")]
+    # groups of 2 seeds (records come in pairs), so that a kill can land between groups
+    argv = [sys.executable, "-m", "minde.sweep",
+            *_argv(tmp_path, "--group-size", "2", methods="minde_c", seeds="0-3")]
     env = {**os.environ, "PYTHONPATH": str(REPO), "MINDE_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

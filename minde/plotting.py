@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 import matplotlib
@@ -253,7 +254,15 @@ def plot_training_size(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
 def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: str | None = "truth",
                err: str | None = None, logx: bool = False, ylabel: str = "MI (nats)",
                identity: bool = False) -> Figure:
-    """SPEC §2.6 ablations: y against x, one line per ``hue``, one panel per ``panel`` value."""
+    """SPEC §2.6 ablations: y against x, one line per ``hue``, one panel per ``panel`` value.
+
+    A non-numeric ``x`` (e.g. "EMA" / "raw") is placed at 0, 1, ... in order of appearance and
+    labelled on the axis, so each line joins one method's estimates across the settings.
+    """
+    cats: list[Any] | None = None
+    if not pd.api.types.is_numeric_dtype(df[x]):
+        cats = list(dict.fromkeys(df[x]))
+        df = df.assign(**{x: df[x].map({c: i for i, c in enumerate(cats)})})
     panels = list(dict.fromkeys(df[panel]))
     fig, axes = _grid(len(panels), 4, (3.4, 2.9))
     for ax, p in zip(axes, panels):
@@ -269,6 +278,9 @@ def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: st
             ax.axhline(float(sub[truth].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
         if logx:
             _log_ticks(ax, sub[x])
+        if cats is not None:
+            ax.set_xticks(range(len(cats)), [str(c) for c in cats])
+            ax.set_xlim(-0.4, len(cats) - 0.6)
         ax.set(title=str(p), xlabel=x, ylabel=ylabel)
         ax.title.set_fontsize(8)
         ax.grid(alpha=0.3)

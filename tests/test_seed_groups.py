@@ -196,3 +196,19 @@ def test_divergence_in_a_group_reruns_its_units_alone(monkeypatch) -> None:
     assert calls == [2, 1, 1]
     assert all(r.status == "ok" and "group_fallback" in r.extra for r in recs)
     assert "group_size" not in recs[0].extra
+
+
+def test_ablation_seed_loop_batched_equals_one_fit_per_seed() -> None:
+    """The ablations' seed loop (fit_task_seeds) gives each seed the model fit_task gives it."""
+    from minde.ablations import fit_task, fit_task_seeds
+
+    fits = fit_task_seeds(TASK, "c", "smoke", [1, 4], device="cpu", n_train=N_TRAIN)
+    for seed, (m, xt, yt, truth) in zip([1, 4], fits):
+        alone, xt1, yt1, truth1 = fit_task(TASK, "c", "smoke", seed, "cpu", N_TRAIN)
+        np.testing.assert_array_equal(xt, xt1)
+        assert truth == truth1 == pytest.approx(TRUTH)
+        a, b = m.estimate(xt, yt), alone.estimate(xt1, yt1)
+        assert a.mi == pytest.approx(b.mi, rel=1e-4, abs=1e-6)
+        assert a.mi_sigma == pytest.approx(b.mi_sigma, rel=1e-4, abs=1e-6)
+    assert fits[0][0].estimate(fits[0][1], fits[0][2]).mi != pytest.approx(
+        fits[1][0].estimate(fits[1][1], fits[1][2]).mi, rel=1e-3)  # seeds really differ

@@ -20,7 +20,10 @@ PANELS: tuple[tuple[str, str, str], ...] = (
 
 def variant_label(method: str, variant: str) -> str:
     """SPEC §1.3: legend label, e.g. ("MINDE-C", "mi_sigma") -> "MINDE-C(σ)"."""
-    return f"{method}(σ)" if variant == "mi_sigma" else str(method)
+    from .plotting import method_label
+
+    name = method_label(str(method))  # e.g. "infonce" -> "InfoNCE"; "MINDE-C" stays as it is
+    return f"{name}(σ)" if variant == "mi_sigma" else name
 
 
 def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:

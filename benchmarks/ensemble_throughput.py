@@ -71,6 +71,22 @@ def estimation_table(configs, ks, repeats: int, n_test: int, device: str) -> Non
         print(f"{hidden:>6} {dim:>4} | " + " | ".join(cells), flush=True)
 
 
+def profile_step(k: int, hidden: int, batch: int, dim: int, steps: int, top: int = 14) -> None:
+    """Where the time of a training step goes: torch.profiler's self CPU time per operator."""
+    from torch.profiler import ProfilerActivity, profile
+
+    train_rate(k, hidden, batch, dim, max(20, steps // 4))  # warm-up outside the profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        rate = train_rate(k, hidden, batch, dim, steps)
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"\n## profile: K={k}, hidden {hidden}, batch {batch}, D {dim} ({rate:.0f} steps/s under "
+          f"the profiler); self CPU time per operator, share of the total")
+    for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:top]:
+        print(f"{e.key[:44]:<44} {100 * e.self_cpu_time_total / total:5.1f}%  "
+              f"{e.count / (steps + max(5, steps // 10)):7.1f} calls/step")
+
+
 def main() -> None:
     """Parse options, print both tables and the machine load before and after."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -82,6 +98,8 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=10_000, help="test rows for estimation")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-estimate", action="store_true", help="skip the estimation table")
+    ap.add_argument("--profile", type=int, nargs="*", default=None, metavar="K",
+                    help="also profile one step at hidden 64 for these K (default 1 8)")
     args = ap.parse_args()
     ks = args.ks or ([1, 8] if args.quick else [1, 2, 4, 8, 16])
     hiddens = args.hidden or ([64, 256] if args.quick else [64, 128, 256])
@@ -91,6 +109,9 @@ def main() -> None:
     training_table(configs, ks, args.repeats, seconds, args.device)
     if not args.no_estimate:
         estimation_table(configs, ks, 1 if args.quick else args.repeats, args.n_test, args.device)
+    if args.profile is not None and args.device == "cpu":
+        for k in args.profile or [1, 8]:
+            profile_step(k, 64, 128, 2, 400)
     print(f"\n# end, {load()}")
 
 

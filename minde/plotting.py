@@ -29,6 +29,8 @@ _LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MIN
            "minde_j_sigma": "MINDE-J(σ)", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
            "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
            "doe_logistic": "DoE (logistic)"}
+# one distinct colour per entry of _LABELS: matplotlib's ten, then three dark ones for KDE and DoE
+_PALETTE = [f"C{i}" for i in range(10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"]
 
 
 def figure_dir(budget: str, root: str | os.PathLike | None = None) -> Path:
@@ -82,7 +84,7 @@ def _order(variants: Sequence[str]) -> list[str]:
 
 def _colours(variants: Sequence[str]) -> dict[str, str]:
     """A fixed colour per variant so that every figure uses the same one."""
-    return {v: f"C{i % 10}" for i, v in enumerate(_LABELS) if v in set(variants)} | {
+    return {v: _PALETTE[i] for i, v in enumerate(_LABELS) if v in set(variants)} | {
         v: "grey" for v in set(variants) - set(_LABELS)}
 
 

@@ -98,3 +98,11 @@ def test_plots_draw_truth_and_legend():
     assert list(table.index) == ["ground truth", "MINDE-C", "KSG"]
     plotting.plot_benchmark_table(table)
     plt.close("all")
+
+
+def test_every_method_has_its_own_colour() -> None:
+    """No two variants share a colour, so a legend never pairs e.g. MINDE-C(σ) with DoE."""
+    from minde.plotting import _LABELS, _colours
+
+    colours = _colours(list(_LABELS))
+    assert len(set(colours.values())) == len(_LABELS)

@@ -29,6 +29,8 @@ _LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MIN
            "minde_j_sigma": "MINDE-J(σ)", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
            "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
            "doe_logistic": "DoE (logistic)"}
+# no creation date in PDFs, so re-plotting unchanged results leaves the committed files unchanged
+_STABLE_METADATA = {"pdf": {"CreationDate": None}}
 # one distinct colour per entry of _LABELS: matplotlib's ten, then three dark ones for KDE and DoE
 _PALETTE = [f"C{i}" for i in range(10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"]
 
@@ -61,14 +63,21 @@ def save_figure(fig: Figure, stem: str, budget: str, formats: Sequence[str] = ("
         raise ValueError(f"stem must be a plain file stem, got {stem!r}")
     out = figure_dir(budget, root)
     return [_atomic_write(out / f"{stem}.{fmt}",
-                          lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
+                          lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight",
+                                                           metadata=_STABLE_METADATA.get(fmt)))
             for fmt in formats]
 
 
 def save_table(df: pd.DataFrame, stem: str, budget: str, root: str | os.PathLike | None = None) -> Path:
-    """STYLE §7: write a table as ``<figure_dir(budget)>/<stem>.csv`` atomically."""
+    """STYLE §7: write a table as ``<figure_dir(budget)>/<stem>.csv`` atomically.
+
+    A meaningful index (method names, task ids) is written as the first column, headed by its
+    name or "method"; a plain 0..n-1 row index is left out.
+    """
     path = figure_dir(budget, root) / f"{stem}.csv"
-    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=True))
+    plain = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    label = None if plain or df.index.nlevels > 1 else (df.index.name or "method")
+    return _atomic_write(path, lambda tmp: df.to_csv(tmp, index=not plain, index_label=label))
 
 
 def method_label(variant: str) -> str:

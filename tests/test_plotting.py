@@ -43,6 +43,14 @@ def test_save_table_csv_roundtrip(tmp_path):
     assert path == tmp_path / "figures" / "quick" / "tab99.csv"
     back = pd.read_csv(path, index_col=0)
     np.testing.assert_allclose(back["mae"], [0.1, 0.2])
+    assert path.read_text().splitlines()[0] == "method,mae"
+
+
+def test_save_table_drops_a_plain_row_index(tmp_path):
+    df = pd.DataFrame({"task": ["a", "b"], "mae": [0.1, 0.2]})
+    path = plotting.save_table(df, "tab98", "quick", root=tmp_path)
+    assert path.read_text().splitlines()[0] == "task,mae"
+    pd.testing.assert_frame_equal(pd.read_csv(path), df)
 
 
 def test_save_figure_rejects_path_stem(tmp_path):

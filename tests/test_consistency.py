@@ -160,7 +160,7 @@ def test_plot_consistency_three_panels() -> None:
         assert ax.get_xlabel() and ax.get_ylabel()
         assert any(list(line.get_ydata()) == [ideal, ideal] for line in ax.get_lines())
     labels = fig.legends[0].get_texts()
-    assert {t.get_text() for t in labels} == {"MINDE-C", "MINDE-C(σ)", "infonce", "ideal"}
+    assert {t.get_text() for t in labels} == {"MINDE-C", "MINDE-C(σ)", "InfoNCE", "ideal"}
 
 
 def test_plotting_imports_no_training_code() -> None:

@@ -158,30 +158,42 @@ def _legend(fig: Figure, axes) -> None:
                frameon=False, bbox_to_anchor=(0.5, -0.02))
 
 
-def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
-                            title: str | None = None) -> Figure:
-    """SPEC §2.1 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth dashed."""
+def _task_panels(agg: pd.DataFrame, tasks: Sequence[str], ncols: int, title: str | None,
+                 bottom: float, draw) -> Figure:
+    """One panel per task with the task's truth dashed, one legend below, an optional title.
+
+    ``draw(ax, sub, variants, colours)`` plots one task's rows ``sub`` (mean ± std per variant).
+    """
     variants = _order(agg["variant"].unique())
     colours = _colours(variants)
     fig, axes = _grid(len(tasks), ncols, (3.0, 2.6))
     for ax, task in zip(axes, tasks):
-        sub = agg[agg["task"] == task].set_index("variant")
+        sub = agg[agg["task"] == task]
+        draw(ax, sub, variants, colours)
+        if len(sub):
+            ax.axhline(float(sub["truth"].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
+        ax.set_title(task, fontsize=7)
+        ax.set_ylabel("MI (nats)", fontsize=8)
+    _legend(fig, axes)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    return fig
+
+
+def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
+                            title: str | None = None) -> Figure:
+    """SPEC §2.1 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth dashed."""
+    def draw(ax, sub: pd.DataFrame, variants: list[str], colours: dict[str, str]) -> None:
+        sub = sub.set_index("variant")
         for i, v in enumerate(variants):
             if v in sub.index:
                 ax.errorbar(i, sub.at[v, "mean"], yerr=sub.at[v, "std"], fmt="o", ms=5, capsize=3,
                             color=colours[v], label=method_label(v))
-        truth = agg.loc[agg["task"] == task, "truth"]
-        if len(truth):
-            ax.axhline(float(truth.iloc[0]), color="black", ls="--", lw=1, label="ground truth")
-        ax.set_title(task, fontsize=7)
         ax.set_xticks([])
-        ax.set_ylabel("MI (nats)", fontsize=8)
         ax.grid(alpha=0.3, axis="y")
-    _legend(fig, axes)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return fig
+
+    return _task_panels(agg, tasks, ncols, title, 0.06, draw)
 
 
 def plot_high_mi(agg: pd.DataFrame, transforms: Sequence[str] = ("sparse", "half_cube", "spiral"),
@@ -238,28 +250,17 @@ def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
 def plot_training_size(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
                        title: str | None = None) -> Figure:
     """SPEC §2.5 (Figures 5–8): estimate vs training size (log x), mean ± std, truth dashed."""
-    variants = _order(agg["variant"].unique())
-    colours = _colours(variants)
-    fig, axes = _grid(len(tasks), ncols, (3.0, 2.6))
-    for ax, task in zip(axes, tasks):
-        sub = agg[agg["task"] == task]
+    def draw(ax, sub: pd.DataFrame, variants: list[str], colours: dict[str, str]) -> None:
         for v in variants:
             s = sub[sub["variant"] == v].sort_values("n_train")
             if len(s):
                 ax.errorbar(s["n_train"], s["mean"], yerr=s["std"], marker="o", ms=3, capsize=2,
                             color=colours[v], label=method_label(v))
-        if len(sub):
-            ax.axhline(float(sub["truth"].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
         _log_ticks(ax, sub["n_train"])
-        ax.set_title(task, fontsize=7)
         ax.set_xlabel("training size", fontsize=8)
-        ax.set_ylabel("MI (nats)", fontsize=8)
         ax.grid(alpha=0.3)
-    _legend(fig, axes)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    return fig
+
+    return _task_panels(agg, tasks, ncols, title, 0.07, draw)
 
 
 def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: str | None = "truth",

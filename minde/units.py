@@ -104,9 +104,15 @@ def run_unit(unit: Unit) -> UnitRecord:
         _check_estimates(unit, estimates)
     except Exception as exc:  # a failed unit is a result, not a crash (SPEC §2.5)
         return failed_record(unit, exc, time.perf_counter() - start)
+    return _ok_record(unit, estimates, {**extra, "worker": _worker_name()}, time.perf_counter() - start)
+
+
+def _ok_record(unit: Unit, estimates: dict[str, float], extra: dict[str, Any],
+               seconds: float) -> UnitRecord:
+    """The record of a unit that finished: its estimates (nats), extra details and seconds."""
     rec = _blank_record(unit)
     rec.estimates = {k: float(v) for k, v in estimates.items()}
-    rec.extra, rec.seconds = {**extra, "worker": _worker_name()}, time.perf_counter() - start
+    rec.extra, rec.seconds = extra, seconds
     return rec
 
 
@@ -251,8 +257,5 @@ def _run_minde_group(group: list[Unit]) -> list[UnitRecord]:
         except Exception as exc:
             records[i] = failed_record(unit, exc, group_seconds / len(live))
             continue
-        rec = _blank_record(unit)
-        rec.estimates = {k: float(v) for k, v in est.variants.items()}
-        rec.extra, rec.seconds = extra, group_seconds / len(live)
-        records[i] = rec
+        records[i] = _ok_record(unit, est.variants, extra, group_seconds / len(live))
     return [records[i] for i in range(len(group))]

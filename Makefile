@@ -1,6 +1,6 @@
 # Two entry points, both self-installing on a fresh machine with Python 3.11+ and make:
 #   make reproduce   regenerate the figures and tables (BUDGET=quick by default)
-#   make test        run the test suite (everything except the `paper` marker)
+#   make test        lint (ruff) and run the test suite (everything except the `paper` marker)
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,18 +8,21 @@ STAMP := $(VENV)/.installed-stamp
 BUDGET ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast reproduce clean-venv
+.PHONY: install lint test test-fast reproduce clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[repro,dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (minde)" >/dev/null
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check minde tests benchmarks examples
+
+test: lint
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not paper" $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -1,4 +1,4 @@
-"""Shared timing helpers for the speed benchmarks (SPEC §1.7; issues 2 and 6). Not a test module."""
+"""Shared timing helpers for the speed benchmarks (docs/method.md §7). Not a test module."""
 from __future__ import annotations
 
 import os
@@ -13,7 +13,7 @@ from minde.sde import VPSDE
 from minde.training import train_score_net
 from minde.utils import configure_threads, make_generator
 
-# (hidden, batch, D) of typical tasks: 1v1-like, 5x5, 50x50 (SPEC §1.6-§1.7 defaults)
+# (hidden, batch, D) of typical tasks: 1v1-like, 5x5, 50x50 (docs/method.md §6-§7 defaults)
 CONFIGS = ((64, 128, 2), (128, 128, 10), (256, 256, 100))
 
 

@@ -1,4 +1,4 @@
-"""What going through Dask costs per sweep unit (issue 8), measured in one run.
+"""What going through Dask costs per sweep unit, measured in one run.
 
 Runs the same sweep of cheap units (closed-form CCA on cached 1v1 samples, a few ms each) in-process
 and on an embedded Dask cluster of one worker, at two sweep sizes. The fixed cost (cluster start,
@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import load  # noqa: E402
 
-from minde.cluster import dask_client  # noqa: E402
-from minde.sweep import run_sweep  # noqa: E402
-from minde.tasks import sample  # noqa: E402
+from minde.bench.tasks import sample  # noqa: E402
+from minde.repro.cluster import dask_client  # noqa: E402
+from minde.repro.sweep import run_sweep  # noqa: E402
 
 TASK, N_TRAIN, N_TEST = "1v1-normal-0.75", 2_000, 1_000
 

@@ -1,4 +1,4 @@
-"""Ensemble (n_seeds = K) vs K separate runs at the quick budget (SPEC §1.7; issue 6).
+"""Ensemble (n_seeds = K) vs K separate runs at the quick budget (docs/method.md §7).
 
     PYTHONPATH=$PWD python benchmarks/ensemble_accuracy.py [--kinds c j] [--seeds 3] [--steps N]
 
@@ -12,10 +12,10 @@ import argparse
 import time
 
 import numpy as np
+from _timing import load
 
 import minde
-from minde.gaussian import gaussian_mi, random_covariance
-from _timing import load
+from minde.bench.gaussian import gaussian_mi, random_covariance
 
 TASKS = {
     "1v1 rho=0.75": (np.array([[1.0, 0.75], [0.75, 1.0]]), 1),

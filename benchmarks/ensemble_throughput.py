@@ -1,4 +1,4 @@
-"""Model-steps/s of K stacked score networks vs the single-model loop (SPEC §1.7; issue 6).
+"""Model-steps/s of K stacked score networks vs the single-model loop (docs/method.md §7).
 
     PYTHONPATH=$PWD python benchmarks/ensemble_throughput.py            # K 1..16, 3 configs
     PYTHONPATH=$PWD python benchmarks/ensemble_throughput.py --quick    # K 1, 8; hidden 64, 256
@@ -15,10 +15,10 @@ import argparse
 
 import numpy as np
 import torch
+from _timing import CONFIGS, load, now, steps_for, train_rate
 
 import minde
 from minde.training import default_group_size
-from _timing import CONFIGS, load, now, steps_for, train_rate
 
 
 def training_table(configs, ks, repeats: int, seconds: float, device: str) -> None:
@@ -62,7 +62,7 @@ def estimate_rate(k: int, hidden: int, dim: int, n_test: int, device: str) -> fl
 
 def estimation_table(configs, ks, repeats: int, n_test: int, device: str) -> None:
     """Print samples/s and model-samples/s of estimation per (config, K)."""
-    print(f"\n## estimation: test samples/s through MINDE.estimate (x K = model-samples/s)")
+    print("\n## estimation: test samples/s through MINDE.estimate (x K = model-samples/s)")
     print(f"{'hidden':>6} {'D':>4} | " + " | ".join(f"{'K=' + str(k):>19}" for k in ks))
     for hidden, _, dim in configs:
         best = {k: max(estimate_rate(k, hidden, dim, n_test, device) for _ in range(repeats))

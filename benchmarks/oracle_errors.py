@@ -1,4 +1,4 @@
-"""Print the error of every estimator fed with exact Gaussian scores (SPEC §3).
+"""Print the error of every estimator fed with exact Gaussian scores (docs/method.md §14).
 
     python benchmarks/oracle_errors.py
 
@@ -12,8 +12,8 @@ import itertools
 import numpy as np
 import torch
 
+from minde.bench.gaussian import GaussianOracle, exact_gaussian_sample, gaussian_mi, random_covariance
 from minde.estimation import estimate_terms
-from minde.gaussian import GaussianOracle, exact_gaussian_sample, gaussian_mi, random_covariance
 from minde.importance import make_sampler
 from minde.sde import VPSDE
 

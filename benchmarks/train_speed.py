@@ -1,4 +1,4 @@
-"""Training steps/s of one score network at hidden 64/128/256 (SPEC §1.6-§1.7; issue 2).
+"""Training steps/s of one score network at hidden 64/128/256 (docs/method.md §6-§7).
 
     PYTHONPATH=$PWD python benchmarks/train_speed.py [--repeats 3] [--seconds 1.5]
 
@@ -23,7 +23,7 @@ def main() -> None:
     print(f"{'hidden':>6} {'batch':>5} {'D':>4} {'steps/s':>9} {'ms/step':>8}")
     for hidden, batch, dim in CONFIGS:
         n = steps_for(hidden, 1, args.seconds)
-        rate = best_of(lambda: train_rate(1, hidden, batch, dim, n, device=args.device), args.repeats)
+        rate = best_of(lambda h=hidden, b=batch, d=dim, n=n: train_rate(1, h, b, d, n, device=args.device), args.repeats)
         print(f"{hidden:>6} {batch:>5} {dim:>4} {rate:>9.1f} {1e3 / rate:>8.2f}", flush=True)
     print(f"# {load()}")
 

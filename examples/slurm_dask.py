@@ -1,4 +1,4 @@
-"""Run a MINDE sweep on a SLURM cluster through dask-jobqueue (issue 8; not run in tests).
+"""Run a MINDE sweep on a SLURM cluster through dask-jobqueue (not run in tests).
 
 Needs ``pip install dask-jobqueue`` (not a dependency of minde-repro). Run this script on the
 login node (or in a small long-running job) from the repository root:
@@ -6,7 +6,7 @@ login node (or in a small long-running job) from the repository root:
     python examples/slurm_dask.py --jobs 20 --partition gpu --gpus 1
 
 It starts a Dask scheduler here, asks SLURM for ``--jobs`` jobs of one worker each (one GPU,
-one torch thread), and runs the sweep through ``minde.sweep.run_sweep(scheduler=...)``. Only the
+one torch thread), and runs the sweep through ``minde.repro.sweep.run_sweep(scheduler=...)``. Only the
 process running this script writes results (``data/results/<experiment>/<budget>/units``);
 workers return records over the network, so they need the code and Python environment but no
 shared results folder. Stopping and rerunning the script resumes: finished units are skipped.
@@ -17,10 +17,10 @@ import argparse
 
 
 def main() -> None:
-    """Start a SLURMCluster, scale it, and run the sweep on it (SPEC §2.1, issue 8)."""
+    """Start a SLURMCluster, scale it, and run the sweep on it (docs/method.md §8)."""
     from dask_jobqueue import SLURMCluster  # imported here: dask-jobqueue is optional
 
-    from minde.sweep import run_sweep, summary_table
+    from minde.repro.sweep import run_sweep, summary_table
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--jobs", type=int, default=10, help="SLURM jobs (= Dask workers)")

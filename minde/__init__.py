@@ -6,8 +6,12 @@ Quick use::
     r = minde.MINDE(kind="c", budget="quick").fit(x, y).estimate(x_test, y_test)
     r.mi, r.mi_sigma, r.entropies
 
-Attributes are imported lazily (PEP 562), so torch-free modules such as ``minde.results`` and
-``minde.plotting`` load without torch, and ``import minde`` never imports jax or bmi.
+The top level is the thin core the paper describes (see ``docs/method.md``): ``sde``,
+``importance``, ``masks``, ``network``, ``estimators``, ``estimation``, ``training``, ``api``
+(plus ``config`` and ``data``). It needs only torch and numpy. The reproduction lives beside it:
+``minde.bench`` (tasks, baselines, closed forms), ``minde.repro`` (plans, sweeps, results,
+runner) and ``minde.plots`` (figures and tables). Attributes are imported lazily (PEP 562), so
+``import minde`` itself loads neither torch nor any dependency of the reproduction.
 """
 from __future__ import annotations
 
@@ -22,10 +26,6 @@ _EXPORTS = {
     "BUDGETS": "config", "Budget": "config", "get_budget": "config",
     "VPSDE": "sde", "ImportanceSampler": "importance", "UniformSampler": "importance",
     "make_sampler": "importance", "ScoreNet": "network", "TrainingDivergedError": "training",
-    "GaussianOracle": "gaussian", "gaussian_mi": "gaussian", "gaussian_entropy": "gaussian",
-    "run_sweep": "sweep", "aggregate": "results", "list_tasks": "tasks", "get_task": "tasks",
-    "sample": "tasks", "estimate_baseline": "baselines", "BASELINES": "baselines",
-    "save_figure": "plotting",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

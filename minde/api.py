@@ -1,19 +1,19 @@
-"""The user-facing estimator: ``MINDE(kind).fit(x, y).estimate(x_test, y_test)`` (SPEC §1)."""
+"""The user-facing estimator: ``MINDE(kind).fit(x, y).estimate(x_test, y_test)`` (docs/method.md §1-§7)."""
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from .config import Budget, TrainSettings, get_budget, resolve_settings
-from .data import MIN_ROWS, Standardiser, as_2d_array, check_pair
+from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
 from .estimation import estimate_terms
-from .estimators import gaussian_reference_constant
+from .estimators import gaussian_reference_constant, mi_sigma_c, mi_sigma_j
 from .importance import make_sampler
 from .network import ScoreNet, default_hidden
 from .sde import VPSDE
@@ -62,7 +62,7 @@ class MIEstimate:
 
 
 class MINDE:
-    """MI and entropy estimation with one score network per seed (SPEC §1).
+    """MI and entropy estimation with one score network per seed (docs/method.md §1-§7).
 
     kind "c" trains marginal + conditional scores of X and gives MINDE-C and MINDE-C(σ);
     kind "j" trains joint + both conditional scores and gives MINDE-J and MINDE-J(σ).
@@ -133,7 +133,7 @@ class MINDE:
     def estimate(self, x: Any, y: Any, *, ema: bool = True) -> MIEstimate:
         """Estimate MI (nats) and entropies on held-out x: (m, d_x), y: (m, d_y).
 
-        ``ema=False`` uses the raw (last-step) weights instead of the EMA (SPEC §1.7, §2.6).
+        ``ema=False`` uses the raw (last-step) weights instead of the EMA (docs/method.md §7, §13).
         """
         if self.train_result is None or self.net is None:
             raise ValueError("estimate() called before fit(); call fit(x, y) first")
@@ -151,8 +151,8 @@ class MINDE:
                                generators=[make_generator(s, _STREAM_EVAL, self.device)
                                            for s in self.seeds])
         terms = {k: v.cpu().numpy() for k, v in terms.items()}  # each (K, mc_iter)
-        mi_sigma = (terms["gap_X|Y"] - terms["gap_X"] if self.kind == "c"
-                    else terms["gap_X|Y"] + terms["gap_Y|X"] - terms["gap_XY"])
+        mi_sigma = (mi_sigma_c(terms["gap_X"], terms["gap_X|Y"]) if self.kind == "c"
+                    else mi_sigma_j(terms["gap_XY"], terms["gap_X|Y"], terms["gap_Y|X"]))
         entropies = self._entropies(terms, xs, ys)
         mi_k, mis_k = terms["mi"].mean(1), mi_sigma.mean(1)
         return MIEstimate(
@@ -167,7 +167,7 @@ class MINDE:
 
     def _entropies(self, terms: dict[str, np.ndarray], xs: torch.Tensor,
                    ys: torch.Tensor) -> dict[str, float]:
-        """Entropies in nats on the original data scale (SPEC §1.2), averaged over seeds."""
+        """Entropies in nats on the original data scale (docs/method.md §2), averaged over seeds."""
         chi_T = float(self.sde.chi_t(torch.tensor(self.sde.T, dtype=torch.float64), self.sigma))
         msq_x = float(xs.double().square().sum(1).mean())
         msq_y = float(ys.double().square().sum(1).mean())
@@ -260,14 +260,5 @@ def _seed_std(values: np.ndarray) -> float:
 def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float = 0.1, **kwargs: Any) -> MIEstimate:
     """Split (x, y) at random into train/test, fit ``MINDE(kind, **kwargs)`` and estimate on test."""
     xa, ya = check_pair(x, y, MIN_ROWS)
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
-    n = xa.shape[0]
-    n_test = max(2, int(round(n * test_size)))
-    if n - n_test < MIN_ROWS:
-        raise ValueError(f"too few rows ({n}) for test_size={test_size}: the training part "
-                         f"would have {n - n_test} rows (minimum {MIN_ROWS})")
-    perm = np.random.default_rng(kwargs.get("seed", 0)).permutation(n)
-    test, train = perm[:n_test], perm[n_test:]
-    est = MINDE(kind, **kwargs).fit(xa[train], ya[train])
-    return est.estimate(xa[test], ya[test])
+    x_tr, y_tr, x_te, y_te = train_test_split(xa, ya, test_size, kwargs.get("seed", 0))
+    return MINDE(kind, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)

@@ -1,4 +1,4 @@
-"""The ``minde`` command line: estimate MI from files, list tasks, write task samples (issue 7).
+"""The ``minde`` command line: estimate MI from files, list tasks, write task samples.
 
     minde estimate DATA [--x COLS] [--y COLS] [--y-file FILE] [--kind c|j|both] [--budget B]
                    [--seeds K] [--seed S] [--test-size F] [--device D] [--bits] [--json]
@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._io import atomic_write
 from .datafiles import SUFFIXES, InputError, load_xy
 
 __all__ = ["main", "build_parser"]
@@ -42,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the three subcommands (issue 7)."""
+    """The argument parser of the three subcommands."""
     p = _Parser(prog="minde", description="MINDE mutual information estimation (ICLR 2024).")
     p.add_argument("--traceback", action="store_true", help="show tracebacks of unexpected errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -76,22 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def write_atomic(path: str | Path, text: str | None = None, arrays: dict | None = None) -> None:
-    """Write text or an .npz of arrays through a temporary file and ``os.replace`` (issue 7)."""
+    """Write text or an .npz of arrays atomically; the folder must exist."""
     path = Path(path)
     if path.parent and not path.parent.is_dir():
         raise InputError(f"output folder does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if arrays is not None:
-                np.savez(fh, **arrays)
-            else:
-                fh.write((text or "").encode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, (lambda fh: np.savez(fh, **arrays)) if arrays is not None else (text or ""),
+                 mkdir=False)
 
 
 def _versions() -> dict[str, str | None]:
@@ -105,41 +94,37 @@ def _versions() -> dict[str, str | None]:
 
 def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
     """Validate --seeds/--seed/--test-size against the row count; returns (n_train, n_test)."""
-    from .data import MIN_ROWS
+    from .data import split_sizes
 
     if args.seeds < 1:
         raise InputError(f"--seeds must be >= 1, got {args.seeds}")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
-    if not 0 < args.test_size < 1:
-        raise InputError(f"--test-size must be between 0 and 1 (exclusive), got {args.test_size}")
-    n_test = max(2, int(round(n_rows * args.test_size)))
-    if n_rows - n_test < MIN_ROWS:
-        need = math.ceil((MIN_ROWS + 2) / (1 - args.test_size))
-        raise InputError(f"too few rows: {n_rows}; with --test-size {args.test_size} the training "
-                         f"part would have {n_rows - n_test} rows (minimum {MIN_ROWS}); "
-                         f"provide at least ~{need} rows")
-    return n_rows - n_test, n_test
+    try:
+        return split_sizes(n_rows, args.test_size)
+    except ValueError as exc:
+        raise InputError(str(exc).replace("test_size=", "--test-size ").replace(
+            "test_size must", "--test-size must")) from None
 
 
 def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, n_test: int) -> dict:
     """Fit and estimate each requested kind on one random split; kind -> MIEstimate."""
     from .api import MINDE
+    from .data import train_test_split
 
-    perm = np.random.default_rng(args.seed).permutation(x.shape[0])
-    test, train = perm[:n_test], perm[n_test:]
+    x_tr, y_tr, x_te, y_te = train_test_split(x, y, args.test_size, args.seed)
     kinds = ("c", "j") if args.kind == "both" else (args.kind,)
     results = {}
     for kind in kinds:
         est = MINDE(kind, budget=args.budget, seed=args.seed, n_seeds=args.seeds,
                     device=args.device, progress=not args.no_progress)
-        results[kind] = est.fit(x[train], y[train]).estimate(x[test], y[test])
+        results[kind] = est.fit(x_tr, y_tr).estimate(x_te, y_te)
     return results
 
 
 def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[int, int],
             seconds: dict[str, float]) -> dict[str, Any]:
-    """The machine-readable record: settings, data, versions, timings, estimates (issue 7)."""
+    """The machine-readable record: settings, data, versions, timings, estimates."""
     scale = 1 / _LN2 if args.bits else 1.0
     estimates: dict[str, Any] = {}
     for kind, r in results.items():
@@ -210,7 +195,7 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    """``minde estimate``: read X and Y, fit MINDE per kind, report (issue 7)."""
+    """``minde estimate``: read X and Y, fit MINDE per kind, report."""
     start = time.perf_counter()
     if args.out is not None and not Path(args.out).parent.is_dir():
         raise InputError(f"--out folder does not exist: {Path(args.out).parent}")
@@ -225,8 +210,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    """``minde tasks``: list task ids, dims and true MI in nats (SPEC §2.1, §2.3)."""
-    from . import tasks
+    """``minde tasks``: list task ids, dims and true MI in nats (docs/method.md §8, §10)."""
+    from minde.bench import tasks
 
     infos = tasks.list_tasks(args.group)
     if args.json:
@@ -242,8 +227,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """``minde sample``: write n rows of a task as FILE.npz with arrays x and y (SPEC §2.1)."""
-    from . import tasks
+    """``minde sample``: write n rows of a task as FILE.npz with arrays x and y (docs/method.md §8)."""
+    from minde.bench import tasks
 
     if args.n < 1:
         raise InputError(f"--n must be >= 1, got {args.n}")
@@ -262,7 +247,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``minde`` console script; returns the exit status (issue 7)."""
+    """Entry point of the ``minde`` console script; returns the exit status."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Training/estimation budgets (SPEC §1.7) as frozen dataclasses, and the rules that resolve them."""
+"""Training/estimation budgets (docs/method.md §7) as frozen dataclasses, and the rules that resolve them."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ __all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings
 
 @dataclass(frozen=True)
 class Budget:
-    """A named compute budget; None fields follow the paper's rules of SPEC §1.7."""
+    """A named compute budget; None fields follow the paper's rules of docs/method.md §7."""
 
     name: str  # smoke | quick | paper
     steps: int | None  # fixed number of optimiser steps; None: epochs below
@@ -21,19 +21,18 @@ class Budget:
     mc_iter: int  # Monte Carlo passes over the test set
     n_train: int  # default training-set size for benchmark experiments
     n_test: int  # default test-set size for benchmark experiments
-    n_seeds: int  # default number of seeds for benchmark experiments
 
 
 BUDGETS: dict[str, Budget] = {
     # seconds per model: checks the plumbing, not the numbers (CI)
     "smoke": Budget("smoke", steps=200, epochs_small=None, epochs_large=None, batch_size=None,
-                    lr=None, ema_decay=0.999, mc_iter=2, n_train=2_000, n_test=1_000, n_seeds=1),
+                    lr=None, ema_decay=0.999, mc_iter=2, n_train=2_000, n_test=1_000),
     # ~30 s per 1v1 model on one free CPU thread; within ~0.05 nats on the 1v1 Gaussian
     "quick": Budget("quick", steps=10_000, epochs_small=None, epochs_large=None, batch_size=None,
-                    lr=None, ema_decay=0.999, mc_iter=10, n_train=10_000, n_test=10_000, n_seeds=3),
-    # the paper's protocol (SPEC §1.7)
+                    lr=None, ema_decay=0.999, mc_iter=10, n_train=10_000, n_test=10_000),
+    # the paper's protocol (docs/method.md §7)
     "paper": Budget("paper", steps=None, epochs_small=500, epochs_large=750, batch_size=None,
-                    lr=None, ema_decay=0.999, mc_iter=10, n_train=100_000, n_test=10_000, n_seeds=10),
+                    lr=None, ema_decay=0.999, mc_iter=10, n_train=100_000, n_test=10_000),
 }
 
 
@@ -60,7 +59,7 @@ class TrainSettings:
 def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | None = None,
                      batch_size: int | None = None, lr: float | None = None,
                      mc_iter: int | None = None) -> TrainSettings:
-    """Apply SPEC §1.7's rules for d_x and n_train, then explicit overrides."""
+    """Apply docs/method.md §7's rules for d_x and n_train, then explicit overrides."""
     small = dim_x <= 5
     bs = batch_size or budget.batch_size or (128 if small else 256)
     bs = min(bs, n_train)

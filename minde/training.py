@@ -1,4 +1,4 @@
-"""A plain training loop for K stacked score networks (SPEC §1.5, §1.7).
+"""A plain training loop for K stacked score networks (docs/method.md §5, §7).
 
 Randomness is drawn per model from that model's own generator, in chunks of steps, so that model
 k of a K-batch sees exactly the data order, masks, t and noise of a single run with the same seed.
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import TrainSettings
 from .importance import TimeSampler

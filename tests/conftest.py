@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from minde.gaussian import exact_gaussian_sample
+from minde.bench.gaussian import exact_gaussian_sample
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 torch.set_num_threads(1)

@@ -1,4 +1,4 @@
-"""The MINDE estimator API: input handling, errors, determinism, results (SPEC §1)."""
+"""The MINDE estimator API: input handling, errors, determinism, results (docs/method.md §1-§7)."""
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,4 +1,4 @@
-"""Tests for the MNIST consistency experiment (SPEC §2.4): crop, autoencoder cache, pipeline, plot."""
+"""Tests for the MNIST consistency experiment (docs/method.md §11): crop, autoencoder cache, pipeline, plot."""
 from __future__ import annotations
 
 import subprocess
@@ -13,15 +13,15 @@ import pytest
 import torch
 
 import minde
-from minde import consistency as cons
-from minde.autoencoders import (
+from minde.repro import consistency as cons
+from minde.repro.autoencoders import (
     AutoencoderConfig,
     cached_autoencoder,
     crop_top_rows,
     encode,
     load_autoencoder,
 )
-from minde.mnist import load_mnist
+from minde.repro.mnist import load_mnist
 
 torch.set_num_threads(1)
 TINY_AE = AutoencoderConfig(hidden=32, latent=4, epochs=1, batch_size=64)
@@ -149,7 +149,7 @@ def test_pipeline_with_stub_estimator(monkeypatch: pytest.MonkeyPatch, tmp_path:
 
 
 def test_plot_consistency_three_panels() -> None:
-    from minde.plots_consistency import plot_consistency
+    from minde.plots.consistency import plot_consistency
 
     rows = [dict(test=t, r=r, method=m, variant=v, ratio=0.5 + r / 56, ideal=i)
             for t, i in cons.TEST_IDEALS.items() for r in (4, 16) for m, v in
@@ -164,9 +164,9 @@ def test_plot_consistency_three_panels() -> None:
 
 
 def test_plotting_imports_no_training_code() -> None:
-    code = ("import sys, minde.plots_consistency; "
-            "import minde.consistency_results; "
-            "bad = [m for m in ('minde.consistency', 'minde.autoencoders', 'minde.mnist') "
+    code = ("import sys, minde.plots.consistency; "
+            "import minde.repro.consistency_results; "
+            "bad = [m for m in ('minde.repro.consistency', 'minde.repro.autoencoders', 'minde.repro.mnist') "
             "if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
@@ -177,14 +177,14 @@ def test_plotting_imports_no_training_code() -> None:
 @pytest.mark.skipif(not hasattr(minde, "MINDE"), reason="minde.MINDE is not on this branch yet (issue: estimator)")
 def test_pipeline_end_to_end_smoke(tmp_path: Path) -> None:
     try:
-        import minde.baselines  # noqa: F401
+        import minde.bench.baselines  # noqa: F401
         has_baselines = True
     except ImportError:
         has_baselines = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = cons.run_consistency("smoke", baselines=("infonce",), cache_dir=tmp_path, progress=False)
-    skipped = any("minde.baselines is not available" in str(w.message) for w in caught)
+    skipped = any("minde.bench.baselines is not available" in str(w.message) for w in caught)
     assert skipped != has_baselines
     cfg = cons.CONSISTENCY_BUDGETS["smoke"]
     minde_rows = df[df["method"].str.startswith("MINDE")]

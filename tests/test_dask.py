@@ -1,4 +1,4 @@
-"""Sweeps on a real Dask cluster on loopback (issue 8): `dask scheduler` + two `dask worker`s."""
+"""Sweeps on a real Dask cluster on loopback: `dask scheduler` + two `dask worker`s."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from minde import results as res
-from minde import sweep
+from minde.repro import results as res
+from minde.repro import sweep
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +106,7 @@ def test_killed_worker_units_are_rescheduled(cluster, tmp_path: Path) -> None:
     sched, workers = cluster
     out = tmp_path / "res"
     units_dir = out / "d" / "smoke" / "units"
-    proc = subprocess.Popen([sys.executable, "-m", "minde.sweep", *_argv(out, sched, "minde_c", "0-5", "--group-size", "2")],
+    proc = subprocess.Popen([sys.executable, "-m", "minde.repro.sweep", *_argv(out, sched, "minde_c", "0-5", "--group-size", "2")],
                             env=_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: units_dir.is_dir() and any(units_dir.glob("*.json")), 180, "first record")
     workers[0].send_signal(signal.SIGKILL)

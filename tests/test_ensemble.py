@@ -1,4 +1,4 @@
-"""K models in one batched computation equal K separate runs (SPEC §1.7; issue 6)."""
+"""K models in one batched computation equal K separate runs (docs/method.md §7)."""
 import numpy as np
 import pytest
 import torch

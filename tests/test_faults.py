@@ -1,4 +1,4 @@
-"""Reliability: determinism across processes and bounded memory at estimation (issue 9)."""
+"""Reliability: determinism across processes and bounded memory at estimation."""
 import json
 import subprocess
 import sys
@@ -52,17 +52,15 @@ def test_estimation_on_200k_rows_runs_in_bounded_memory():
     assert grow < 300, f"peak memory grew by {grow:.0f} MB"
 
 
-# --- interruption, disk full, divergence and bad parameters (issue 9) ---------------------------
+# --- interruption, disk full, divergence and bad parameters ---------------------------
 import errno  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
-from minde import results as res  # noqa: E402
-from minde import sweep  # noqa: E402
+from minde.repro import results as res  # noqa: E402
+from minde.repro import sweep  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TASK = "1v1-normal-0.75"
@@ -89,7 +87,7 @@ def _records(out):
 def test_sweep_killed_at_several_points_resumes_exactly(private_cache, kill_after):
     """SIGKILL at a random-ish point (before any record, or between records); rerun completes."""
     out = private_cache / "results"
-    argv = [sys.executable, "-m", "minde.sweep", *_argv(out, "minde_c", "0-3", "--group-size", "2")]
+    argv = [sys.executable, "-m", "minde.repro.sweep", *_argv(out, "minde_c", "0-3", "--group-size", "2")]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -167,7 +165,7 @@ def test_reproduce_killed_mid_notebook_leaves_no_partial_figure_and_reruns(tmp_p
     stem = "00_quickstart"
     for ext in ("pdf", "png"):
         (figs / f"{stem}.{ext}").unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "minde.reproduce", "--budget", "smoke", "--only", stem]
+    argv = [sys.executable, "-m", "minde.repro.reproduce", "--budget", "smoke", "--only", stem]
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

@@ -1,4 +1,4 @@
-"""Importance sampling of t (SPEC §1.4)."""
+"""Importance sampling of t (docs/method.md §4)."""
 import numpy as np
 import pytest
 import torch
@@ -15,7 +15,9 @@ def test_default_z_value():
 @pytest.mark.parametrize("bmin,bmax,t_eps", [(0.1, 20.0, 1e-3), (0.5, 10.0, 1e-2), (0.05, 30.0, 1e-4)])
 def test_z_is_computed_from_the_sde(bmin, bmax, t_eps):
     s = ImportanceSampler(VPSDE(bmin, bmax), t_eps)
-    r = lambda t: (bmin + t * (bmax - bmin)) / -np.expm1(-(bmin * t + 0.5 * t * t * (bmax - bmin)))
+    def r(t):
+        return (bmin + t * (bmax - bmin)) / -np.expm1(-(bmin * t + 0.5 * t * t * (bmax - bmin)))
+
     numeric, _ = integrate.quad(r, t_eps, 1.0, limit=200)
     assert s.Z == pytest.approx(t_eps * r(t_eps) + numeric, rel=1e-8)
     # on [t_eps, 1], g^2/sigma^2 divided by q(t) is the constant Z

@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-bmi = pytest.importorskip("bmi")  # the benchmark-mi package (a declared dependency)
+pytest.importorskip("bmi")  # the benchmark-mi package (a declared dependency)
 import bmi.benchmark  # noqa: E402
 from bmi.interface import BaseModel, EstimateResult, IMutualInformationPointEstimator  # noqa: E402
 
-from minde.interop import MINDEEstimator, MINDEParams  # noqa: E402
+from minde.bench.interop import MINDEEstimator, MINDEParams  # noqa: E402
 
 TASK = "1v1-normal-0.75"
 

@@ -1,9 +1,8 @@
-"""Role masks (SPEC §1.5) and the score network (SPEC §1.6)."""
+"""Role masks (docs/method.md §5) and the score network (docs/method.md §6)."""
 import pytest
 import torch
 
-from minde.masks import (CONDITIONING, DIFFUSED, MARGINALISED, KIND_MASKS, Mask, MaskTable,
-                         build_inputs, loss_weights)
+from minde.masks import CONDITIONING, DIFFUSED, KIND_MASKS, MARGINALISED, Mask, MaskTable, build_inputs, loss_weights
 from minde.network import ScoreNet, default_hidden
 
 

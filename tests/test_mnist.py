@@ -1,4 +1,4 @@
-"""Tests for the MNIST loader (SPEC §2.4): shapes, label counts, checksum and missing-file errors."""
+"""Tests for the MNIST loader (docs/method.md §11): shapes, label counts, checksum and missing-file errors."""
 from __future__ import annotations
 
 import gzip
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minde.mnist import DEFAULT_DATA_DIR, MNIST_FILES, MNISTDataError, load_mnist
+from minde._io import mnist_dir
+from minde.repro.mnist import MNIST_FILES, MNISTDataError, load_mnist
 
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -27,7 +28,7 @@ def test_shapes_dtype_and_label_counts(split: str, n: int, counts: list[int]) ->
 
 def test_cached_arrays_are_shared_and_read_only() -> None:
     a, _ = load_mnist("test")
-    b, _ = load_mnist("test", data_dir=DEFAULT_DATA_DIR)
+    b, _ = load_mnist("test", data_dir=mnist_dir())
     assert a is b
     with pytest.raises(ValueError):
         a[0, 0, 0] = 1
@@ -40,7 +41,7 @@ def test_unknown_split() -> None:
 
 def _copy_test_split(tmp_path: Path) -> Path:
     for name in MNIST_FILES["test"]:
-        shutil.copy(DEFAULT_DATA_DIR / name, tmp_path / name)
+        shutil.copy(mnist_dir() / name, tmp_path / name)
     return tmp_path
 
 

@@ -1,10 +1,10 @@
-"""Every notebook runs through the runner at the smoke budget and writes its declared files (SPEC §2)."""
+"""Every notebook runs through the runner at the smoke budget and writes its declared files (docs/method.md §8-§13)."""
 from __future__ import annotations
 
 import pytest
 
-from minde import reproduce
-from minde.experiments import EXPERIMENTS
+from minde.repro import reproduce
+from minde.repro.experiments import EXPERIMENTS
 
 
 @pytest.mark.notebooks

@@ -1,4 +1,4 @@
-"""Tests of minde.plotting: output paths per budget, atomic writes, aggregation (STYLE §7)."""
+"""Tests of minde.plots.figures: output paths per budget, atomic writes, aggregation."""
 from __future__ import annotations
 
 import matplotlib
@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from minde import plotting  # noqa: E402
+from minde.plots import figures as plotting  # noqa: E402
+from minde.repro import analysis  # noqa: E402
 
 
 def _fig():
@@ -68,7 +69,7 @@ def _tidy():
 
 
 def test_aggregate_seeds_mean_std_skips_failed():
-    agg = plotting.aggregate_seeds(_tidy()).set_index("variant")
+    agg = analysis.aggregate_seeds(_tidy()).set_index("variant")
     assert agg.at["minde_c", "mean"] == pytest.approx(1.1, abs=1e-12)
     assert agg.at["minde_c", "std"] == pytest.approx(np.std([1.0, 1.2], ddof=1), abs=1e-12)
     assert agg.at["minde_c", "n_seeds"] == 2
@@ -76,11 +77,11 @@ def test_aggregate_seeds_mean_std_skips_failed():
 
 
 def test_drop_bad_baselines_keeps_minde():
-    agg = plotting.aggregate_seeds(_tidy())
+    agg = analysis.aggregate_seeds(_tidy())
     agg.loc[agg["variant"] == "minde_c", "mean"] = 10.0  # MINDE is never dropped
-    kept = plotting.drop_bad_baselines(agg, 2.0)
+    kept = analysis.drop_bad_baselines(agg, 2.0)
     assert set(kept["variant"]) == {"minde_c", "ksg"}  # ksg mean 1.85: error 0.85 < 2
-    kept = plotting.drop_bad_baselines(agg, 0.5)
+    kept = analysis.drop_bad_baselines(agg, 0.5)
     assert set(kept["variant"]) == {"minde_c"}
 
 
@@ -88,21 +89,21 @@ def test_summary_by_method():
     agg = pd.DataFrame(dict(task=["a", "b", "a", "b"], variant=["minde_c"] * 2 + ["cca"] * 2,
                             mean=[1.05, 2.5, 1.0, 2.0], truth=[1.0, 2.0, 1.0, 2.0]))
     agg["bias"] = agg["mean"] - agg["truth"]
-    s = plotting.summary_by_method(agg)
+    s = analysis.summary_by_method(agg)
     assert list(s.index) == ["MINDE-C", "CCA"]
     assert s.at["MINDE-C", "mae"] == pytest.approx(0.275)
     assert s.at["MINDE-C", "within_0.1"] == 1 and s.at["CCA", "within_0.1"] == 2
 
 
 def test_plots_draw_truth_and_legend():
-    agg = plotting.aggregate_seeds(_tidy())
+    agg = analysis.aggregate_seeds(_tidy())
     fig = plotting.plot_estimates_vs_truth(agg, ["t1"])
     ax = fig.axes[0]
     assert any(np.allclose(np.asarray(line.get_ydata(), float), 1.0) for line in ax.get_lines()
                if line.get_linestyle() == "--")  # the truth line
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert {"MINDE-C", "KSG", "ground truth"} <= set(labels)
-    table = plotting.benchmark_matrix(agg, ["t1"])
+    table = analysis.benchmark_matrix(agg, ["t1"])
     assert list(table.index) == ["ground truth", "MINDE-C", "KSG"]
     plotting.plot_benchmark_table(table)
     plt.close("all")
@@ -110,7 +111,8 @@ def test_plots_draw_truth_and_legend():
 
 def test_every_method_has_its_own_colour() -> None:
     """No two variants share a colour, so a legend never pairs e.g. MINDE-C(σ) with DoE."""
-    from minde.plotting import _LABELS, _colours
+    from minde.plots.figures import _colours
+    from minde.repro.analysis import LABELS
 
-    colours = _colours(list(_LABELS))
-    assert len(set(colours.values())) == len(_LABELS)
+    colours = _colours(list(LABELS))
+    assert len(set(colours.values())) == len(LABELS)

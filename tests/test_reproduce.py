@@ -1,11 +1,13 @@
-"""Tests of the papermill runner ``python -m minde.reproduce`` (SPEC §2; STYLE §6)."""
+"""Tests of the papermill runner ``python -m minde.reproduce`` (docs/method.md §8-§13)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from minde import reproduce
-from minde.experiments import EXPERIMENTS, declared_outputs
+from minde.repro import reproduce
+from minde.repro.experiments import EXPERIMENTS, declared_outputs
 
 
 def _write_nb(path, code: str) -> None:
@@ -38,7 +40,7 @@ def test_unknown_budget_fails_before_any_work(tmp_path, capsys):
 
 
 def test_declared_outputs_cover_every_committed_notebook():
-    stems = {p.stem for p in reproduce.find_notebooks(reproduce.REPO_ROOT / "notebooks")}
+    stems = {p.stem for p in reproduce.find_notebooks(Path(__file__).resolve().parents[1] / "notebooks")}
     assert stems - {"fig02_consistency_mnist"} <= set(EXPERIMENTS)
     for stem in stems & set(EXPERIMENTS):
         assert declared_outputs(stem, "smoke"), stem

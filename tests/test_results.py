@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from minde import results as res
+from minde.repro import results as res
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,12 +116,11 @@ def test_meta_json(tmp_path: Path) -> None:
 
 
 def test_results_module_needs_no_torch(tmp_path: Path) -> None:
-    """Load results.py on its own (no minde/__init__) and aggregate without torch, jax or bmi."""
+    """Import the results store and aggregate without loading torch, jax or bmi."""
     res.write_unit("exp", _record(), tmp_path)
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('r', {str(REPO / 'minde' / 'results.py')!r})\n"
-        "m = importlib.util.module_from_spec(spec); sys.modules['r'] = m; spec.loader.exec_module(m)\n"
+        "import sys\n"
+        "import minde.repro.results as m\n"
         f"df = m.aggregate('exp', 'smoke', {str(tmp_path)!r})\n"
         "assert len(df) == 2, df\n"
         "bad = [k for k in ('torch', 'jax', 'bmi') if k in sys.modules]\n"

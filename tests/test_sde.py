@@ -1,4 +1,4 @@
-"""VP-SDE closed forms (SPEC §1.1)."""
+"""VP-SDE closed forms (docs/method.md §1)."""
 import math
 
 import pytest

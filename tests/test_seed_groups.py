@@ -1,4 +1,4 @@
-"""MINDE seeds of a sweep trained as one batch, each on its own data (minde.units.group_units)."""
+"""MINDE seeds of a sweep trained as one batch, each on its own data (minde.repro.units.group_units)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from minde import api, results as res, sweep, units
+from minde import api
 from minde.api import MINDE, fit_estimate_group
 from minde.config import TrainSettings
 from minde.importance import make_sampler
 from minde.network import ScoreNet
+from minde.repro import results as res
+from minde.repro import sweep
+from minde.repro.units import Unit, group_units, run_group, run_unit
 from minde.sde import VPSDE
 from minde.training import TrainingDivergedError, train_score_net
-from minde.units import Unit, group_units, run_group, run_unit
 from minde.utils import make_generator
 
 TASK = "1v1-normal-0.75"
@@ -165,7 +167,7 @@ def test_failing_group_fails_every_unit(monkeypatch) -> None:
 
 
 def test_failed_sampling_fails_only_that_unit(monkeypatch) -> None:
-    from minde import tasks
+    from minde.bench import tasks
 
     real = tasks.sample
 
@@ -200,7 +202,7 @@ def test_divergence_in_a_group_reruns_its_units_alone(monkeypatch) -> None:
 
 def test_ablation_seed_loop_batched_equals_one_fit_per_seed() -> None:
     """The ablations' seed loop (fit_task_seeds) gives each seed the model fit_task gives it."""
-    from minde.ablations import fit_task, fit_task_seeds
+    from minde.repro.ablations import fit_task, fit_task_seeds
 
     fits = fit_task_seeds(TASK, "c", "smoke", [1, 4], device="cpu", n_train=N_TRAIN)
     for seed, (m, xt, yt, truth) in zip([1, 4], fits):

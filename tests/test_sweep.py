@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minde import results as res
-from minde import sweep, units
+from minde.repro import results as res
+from minde.repro import sweep, units
 from minde.training import TrainingDivergedError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,7 +159,7 @@ def _wait_for(pred, timeout: float, proc: subprocess.Popen | None = None) -> Non
 
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
     # groups of 2 seeds (records come in pairs), so that a kill can land between groups
-    argv = [sys.executable, "-m", "minde.sweep",
+    argv = [sys.executable, "-m", "minde.repro.sweep",
             *_argv(tmp_path, "--group-size", "2", methods="minde_c", seeds="0-3")]
     env = {**os.environ, "PYTHONPATH": str(REPO), "MINDE_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Tests of minde.tasks: ids, ground truth, sampling and the on-disk cache (SPEC §2.1, §2.3)."""
+"""Tests of minde.bench.tasks: ids, ground truth, sampling and the on-disk cache (docs/method.md §8, §10)."""
 from __future__ import annotations
 
 import math
@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minde import tasks
+from minde.bench import tasks
 
-# SPEC §2.3: MI(s) = -log(1 - rho^2), rho = s^2 / (1 + s^2), for the whole 2-pair task (nats).
-SPEC_HIGHMI = {2: 1.02, 5: 2.58, 10: 3.93, 20: 5.30, 50: 7.13, 100: 8.52}
+# docs/method.md §10: MI(s) = -log(1 - rho^2), rho = s^2 / (1 + s^2), for the whole 2-pair task (nats).
+DOC_HIGHMI = {2: 1.02, 5: 2.58, 10: 3.93, 20: 5.30, 50: 7.13, 100: 8.52}
 ALL_IDS = [t.id for t in tasks.list_tasks("all")]
 
 
 def test_import_is_light() -> None:
-    """`import minde.tasks` imports neither jax nor bmi (SPEC §2.1)."""
-    code = "import sys, minde.tasks; print('jax' in sys.modules, 'bmi' in sys.modules)"
+    """`import minde.bench.tasks` imports neither jax nor bmi (docs/method.md §8)."""
+    code = "import sys, minde.bench.tasks; print('jax' in sys.modules, 'bmi' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -44,11 +44,11 @@ def test_benchmark_truth_matches_bmi() -> None:
 
 @pytest.mark.parametrize("transform", tasks.HIGHMI_TRANSFORMS)
 def test_highmi_truth_matches_spec(transform: str) -> None:
-    for s, spec_mi in SPEC_HIGHMI.items():
+    for s, spec_mi in DOC_HIGHMI.items():
         info = tasks.get_task(f"highmi-{transform}-5-5-s{s}")
         rho = s**2 / (1 + s**2)
         assert info.mi == pytest.approx(-math.log(1 - rho**2), abs=1e-9)
-        assert info.mi == pytest.approx(spec_mi, abs=0.005)  # SPEC rounds to 2 decimals
+        assert info.mi == pytest.approx(spec_mi, abs=0.005)  # docs/method.md §10 rounds to 2 decimals
         assert (info.dim_x, info.dim_y, info.transform, info.strength) == (5, 5, transform, float(s))
 
 
@@ -64,7 +64,7 @@ def test_every_task_samples(task_id: str, tmp_path: Path) -> None:
 
 
 def test_split_is_one_draw(tmp_path: Path) -> None:
-    """Train and test are the first and last rows of one draw of n_train + n_test (SPEC §2.1)."""
+    """Train and test are the first and last rows of one draw of n_train + n_test (docs/method.md §8)."""
     import bmi.benchmark
 
     x, y = bmi.benchmark.BENCHMARK_TASKS["multinormal-dense-2-2-0.5"].sample(100, 3)

@@ -1,4 +1,4 @@
-"""Training to a tolerance at the quick budget (SPEC §1.7; marker slow, CI runs it)."""
+"""Training to a tolerance at the quick budget (docs/method.md §7; marker slow, CI runs it)."""
 import numpy as np
 import pytest
 

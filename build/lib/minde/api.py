@@ -1,0 +1,264 @@
+"""The user-facing estimator: ``MINDE(kind).fit(x, y).estimate(x_test, y_test)`` (SPEC §1)."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import Budget, TrainSettings, get_budget, resolve_settings
+from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
+from .estimation import estimate_terms
+from .estimators import gaussian_reference_constant, mi_sigma_c, mi_sigma_j
+from .importance import make_sampler
+from .network import ScoreNet, default_hidden
+from .sde import VPSDE
+from .training import TrainResult, train_score_net
+from .utils import configure_threads, make_generator, resolve_device
+
+__all__ = ["MINDE", "MIEstimate", "estimate_mi", "KINDS"]
+
+KINDS = ("c", "j")
+_STREAM_TRAIN, _STREAM_EVAL = 1, 2
+
+
+@dataclass(frozen=True)
+class MIEstimate:
+    """Result of ``MINDE.estimate``: MI in nats, Monte Carlo standard errors and entropies."""
+
+    kind: str  # "c" or "j"
+    mi: float  # "difference inside" estimate (MINDE-C / MINDE-J), mean over seeds
+    mi_sigma: float  # "difference outside" estimate (MINDE-C(σ) / MINDE-J(σ)), mean over seeds
+    mi_stderr: float  # Monte Carlo standard error across the mc_iter passes
+    mi_sigma_stderr: float  # likewise for mi_sigma
+    entropies: dict[str, float]  # e.g. {"H(X)", "H(X|Y)"} or {"H(X,Y)", "H(X|Y)", "H(Y|X)"}
+    mi_per_seed: list[float] = field(default_factory=list)  # one entry per trained model
+    mi_sigma_per_seed: list[float] = field(default_factory=list)
+    mi_seed_std: float = 0.0  # std across seeds (0 for one seed)
+    mi_sigma_seed_std: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)  # resolved training settings
+    train_seconds: float = 0.0
+    estimate_seconds: float = 0.0
+
+    @property
+    def variants(self) -> dict[str, float]:
+        """Method name -> estimate, e.g. {"minde_c": .., "minde_c_sigma": ..}."""
+        return {f"minde_{self.kind}": self.mi, f"minde_{self.kind}_sigma": self.mi_sigma}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dictionary."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        name = "MINDE-" + self.kind.upper()
+        lines = [f"{name}    I = {self.mi:.4f} ± {self.mi_stderr:.4f} nats",
+                 f"{name}(σ) I = {self.mi_sigma:.4f} ± {self.mi_sigma_stderr:.4f} nats"]
+        lines += [f"{k} = {v:.4f} nats" for k, v in self.entropies.items()]
+        return "\n".join(lines)
+
+
+class MINDE:
+    """MI and entropy estimation with one score network per seed (SPEC §1).
+
+    kind "c" trains marginal + conditional scores of X and gives MINDE-C and MINDE-C(σ);
+    kind "j" trains joint + both conditional scores and gives MINDE-J and MINDE-J(σ).
+    Explicit arguments override the budget (``minde.BUDGETS``). ``n_seeds`` = K trains K
+    independent models (seeds seed..seed+K-1) in one batched computation.
+    """
+
+    def __init__(self, kind: str = "c", *, budget: str | Budget = "quick", steps: int | None = None,
+                 batch_size: int | None = None, lr: float | None = None, hidden: int | None = None,
+                 importance_sampling: bool = True, sigma: float = 1.0, mc_iter: int | None = None,
+                 seed: int = 0, n_seeds: int = 1, device: str = "auto", progress: bool = True,
+                 n_threads: int | None = None, eval_batch_size: int = 8192) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
+        self.budget = get_budget(budget)
+        if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+        for name, val in (("n_seeds", n_seeds), ("eval_batch_size", eval_batch_size)):
+            if not isinstance(val, (int, np.integer)) or val < 1:
+                raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        if not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if hidden is not None and (hidden < 8 or hidden % 8):
+            raise ValueError(f"hidden must be a positive multiple of 8, got {hidden!r}")
+        self.kind, self.sigma, self.seed, self.n_seeds = kind, float(sigma), int(seed), int(n_seeds)
+        self.importance_sampling, self.progress, self.n_threads = importance_sampling, progress, n_threads
+        self._overrides = dict(steps=steps, batch_size=batch_size, lr=lr, mc_iter=mc_iter)
+        resolve_settings(self.budget, 1, 10**6, **self._overrides)  # validate overrides early
+        self.hidden, self.eval_batch_size = hidden, eval_batch_size
+        self.device = resolve_device(device)
+        self.sde = VPSDE()
+        self.sampler = make_sampler(importance_sampling, self.sde)
+        self.net: ScoreNet | None = None
+        self.train_result: TrainResult | None = None
+
+    @property
+    def seeds(self) -> list[int]:
+        """Seeds of the K models."""
+        return [self.seed + k for k in range(self.n_seeds)]
+
+    def fit(self, x: Any, y: Any) -> "MINDE":
+        """Train on x: (n, d_x), y: (n, d_y) (or 1-D); numpy, torch or pandas."""
+        data, hidden = self._prepare(x, y)
+        self.net = ScoreNet(sum(self.dims), 2, hidden, self.n_seeds, seeds=self.seeds).to(self.device)
+        gens = [make_generator(s, _STREAM_TRAIN, self.device) for s in self.seeds]
+        self.train_result = train_score_net(
+            self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
+            sampler=self.sampler, generators=gens, progress=self.progress,
+            desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}")
+        self.hidden_used = hidden
+        return self
+
+    def _prepare(self, x: Any, y: Any) -> tuple[torch.Tensor, int]:
+        """Check and standardise the training data; set dims, settings. Returns (data, hidden).
+
+        data: (n, d_x + d_y) standardised with this model's own statistics, on the device.
+        """
+        xa, ya = check_pair(x, y, MIN_ROWS)
+        configure_threads(self.n_threads)
+        self._sx, self._sy = Standardiser.fit(xa, "x"), Standardiser.fit(ya, "y")
+        self.dims = (xa.shape[1], ya.shape[1])
+        self.settings: TrainSettings = resolve_settings(self.budget, self.dims[0], xa.shape[0],
+                                                        **self._overrides)
+        hidden = self.hidden or default_hidden(sum(self.dims))
+        data = torch.from_numpy(np.concatenate([self._sx(xa), self._sy(ya)], 1)).to(self.device)
+        return data, hidden
+
+    def estimate(self, x: Any, y: Any, *, ema: bool = True) -> MIEstimate:
+        """Estimate MI (nats) and entropies on held-out x: (m, d_x), y: (m, d_y).
+
+        ``ema=False`` uses the raw (last-step) weights instead of the EMA (SPEC §1.7, §2.6).
+        """
+        if self.train_result is None or self.net is None:
+            raise ValueError("estimate() called before fit(); call fit(x, y) first")
+        xa, ya = check_pair(x, y, min_rows=2)
+        if (xa.shape[1], ya.shape[1]) != self.dims:
+            raise ValueError(f"test data have dimensions (d_x, d_y) = {(xa.shape[1], ya.shape[1])} "
+                             f"but the model was trained with {self.dims}")
+        start = time.perf_counter()
+        xs = torch.from_numpy(self._sx(xa)).to(self.device)
+        ys = torch.from_numpy(self._sy(ya)).to(self.device)
+        params = self.train_result.ema if ema else None  # None: the network's live weights
+        terms = estimate_terms(lambda z, t, m: self.net(z, t, params=params), xs, ys, self.kind,
+                               sde=self.sde, sampler=self.sampler, sigma=self.sigma,
+                               mc_iter=self.settings.mc_iter, batch_size=self.eval_batch_size,
+                               generators=[make_generator(s, _STREAM_EVAL, self.device)
+                                           for s in self.seeds])
+        terms = {k: v.cpu().numpy() for k, v in terms.items()}  # each (K, mc_iter)
+        mi_sigma = (mi_sigma_c(terms["gap_X"], terms["gap_X|Y"]) if self.kind == "c"
+                    else mi_sigma_j(terms["gap_XY"], terms["gap_X|Y"], terms["gap_Y|X"]))
+        entropies = self._entropies(terms, xs, ys)
+        mi_k, mis_k = terms["mi"].mean(1), mi_sigma.mean(1)
+        return MIEstimate(
+            kind=self.kind, mi=float(mi_k.mean()), mi_sigma=float(mis_k.mean()),
+            mi_stderr=_stderr(terms["mi"]), mi_sigma_stderr=_stderr(mi_sigma),
+            entropies=entropies, mi_per_seed=mi_k.tolist(), mi_sigma_per_seed=mis_k.tolist(),
+            mi_seed_std=_seed_std(mi_k), mi_sigma_seed_std=_seed_std(mis_k),
+            settings=dict(asdict(self.settings), hidden=self.hidden_used, sigma=self.sigma,
+                          importance_sampling=self.importance_sampling, n_seeds=self.n_seeds, ema=ema,
+                          seeds=self.seeds, device=str(self.device), budget=self.budget.name),
+            train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start)
+
+    def _entropies(self, terms: dict[str, np.ndarray], xs: torch.Tensor,
+                   ys: torch.Tensor) -> dict[str, float]:
+        """Entropies in nats on the original data scale (SPEC §1.2), averaged over seeds."""
+        chi_T = float(self.sde.chi_t(torch.tensor(self.sde.T, dtype=torch.float64), self.sigma))
+        msq_x = float(xs.double().square().sum(1).mean())
+        msq_y = float(ys.double().square().sum(1).mean())
+        dx, dy = self.dims
+        parts = {"X": (dx, msq_x, self._sx.log_det), "Y": (dy, msq_y, self._sy.log_det)}
+        parts["XY"] = (dx + dy, msq_x + msq_y, self._sx.log_det + self._sy.log_det)
+        names = {"gap_X": ("H(X)", "X"), "gap_X|Y": ("H(X|Y)", "X"), "gap_XY": ("H(X,Y)", "XY"),
+                 "gap_Y|X": ("H(Y|X)", "Y")}
+        out = {}
+        for term, (label, var) in names.items():
+            if term in terms:
+                dim, msq, log_det = parts[var]
+                const = gaussian_reference_constant(dim, self.sigma, msq, chi_T)
+                out[label] = float(const - terms[term].mean() + log_det)
+        return out
+
+
+def fit_estimate_group(kind: str, datasets: Sequence[tuple[Any, Any, Any, Any]],
+                       seeds: Sequence[int], *, budget: str | Budget = "quick",
+                       progress: bool = False, **kwargs: Any) -> list[MIEstimate]:
+    """Train one model per (data set, seed) in one batched computation; estimate each.
+
+    datasets[k] = (x_train, y_train, x_test, y_test) of model k, seeds[k] its seed (any
+    non-negative ints, not necessarily consecutive or distinct). All training sets must have the
+    same n and dims. Model k's data are standardised with its own statistics, its weights are
+    initialised and trained from its seed's generators, and it is estimated on its own test set
+    with its seed's evaluation generator, so result k equals
+    ``MINDE(kind, budget=budget, seed=seeds[k], **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)``
+    to float tolerance. ``train_seconds`` of each result is the group's training time / K.
+    kwargs are MINDE's (steps, batch_size, lr, hidden, device, ...), except seed and n_seeds.
+    """
+    if len(datasets) != len(seeds) or not seeds:
+        raise ValueError(f"need one seed per data set: {len(datasets)} data sets, {len(seeds)} seeds")
+    for bad in ("seed", "n_seeds"):
+        if bad in kwargs:
+            raise ValueError(f"fit_estimate_group takes per-model seeds, not {bad}=")
+    models = [MINDE(kind, budget=budget, seed=s, progress=progress, **kwargs) for s in seeds]
+    _fit_group(models, [(d[0], d[1]) for d in datasets])
+    return [m.estimate(d[2], d[3]) for m, d in zip(models, datasets)]
+
+
+def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
+    """Fit single-seed MINDE models of identical configuration, model k on train[k], batched.
+
+    Afterwards each model is as if fitted alone: own standardisers, settings, a K = 1 network
+    holding its trained weights, and a TrainResult with its EMA weights and losses.
+    """
+    first = models[0]
+    prepared = [m._prepare(x, y) for m, (x, y) in zip(models, train)]
+    for m, (data, hidden) in zip(models, prepared):
+        same = (m.kind, m.n_seeds, m.settings, hidden, m.dims, m.device, m.importance_sampling,
+                data.shape[0]) == (first.kind, 1, first.settings, prepared[0][1], first.dims,
+                                   first.device, first.importance_sampling, prepared[0][0].shape[0])
+        if not same:
+            raise ValueError("a group needs single-seed models of one kind, budget, device and "
+                             "sampler, and training sets of one size and dims; model of seed "
+                             f"{m.seed} differs from that of seed {first.seed}")
+    hidden, d = prepared[0][1], sum(first.dims)
+    seeds = [m.seed for m in models]
+    net = ScoreNet(d, 2, hidden, len(models), seeds=seeds).to(first.device)
+    data = torch.stack([p[0] for p in prepared])  # (K, n, D)
+    gens = [make_generator(s, _STREAM_TRAIN, first.device) for s in seeds]
+    res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
+                          sampler=first.sampler, generators=gens, progress=first.progress,
+                          desc=f"MINDE-{first.kind.upper()} group x{len(models)}")
+    for k, m in enumerate(models):
+        m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)
+        with torch.no_grad():
+            for name, p in m.net.params.items():
+                p.copy_(net.params[name][k:k + 1])
+        m.train_result = TrainResult({n: w[k:k + 1].clone() for n, w in res.ema.items()},
+                                     res.losses[:, k:k + 1].clone(), res.seconds / len(models))
+        m.hidden_used = hidden
+
+
+def _stderr(passes: np.ndarray) -> float:
+    """Standard error of the seed-mean from per-seed pass values (K, mc_iter)."""
+    k, m = passes.shape
+    if m < 2:
+        return float("nan")
+    per_seed = passes.std(1, ddof=1) / math.sqrt(m)
+    return float(math.sqrt((per_seed**2).sum()) / k)
+
+
+def _seed_std(values: np.ndarray) -> float:
+    """Standard deviation across seeds (0 for one seed)."""
+    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float = 0.1, **kwargs: Any) -> MIEstimate:
+    """Split (x, y) at random into train/test, fit ``MINDE(kind, **kwargs)`` and estimate on test."""
+    xa, ya = check_pair(x, y, MIN_ROWS)
+    x_tr, y_tr, x_te, y_te = train_test_split(xa, ya, test_size, kwargs.get("seed", 0))
+    return MINDE(kind, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)

@@ -1,0 +1,79 @@
+"""Training/estimation budgets (SPEC §1.7) as frozen dataclasses, and the rules that resolve them."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A named compute budget; None fields follow the paper's rules of SPEC §1.7."""
+
+    name: str  # smoke | quick | paper
+    steps: int | None  # fixed number of optimiser steps; None: epochs below
+    epochs_small: int | None  # epochs when d_x <= 5 (used when steps is None)
+    epochs_large: int | None  # epochs when d_x > 5 (used when steps is None)
+    batch_size: int | None  # None: 128 if d_x <= 5 else 256
+    lr: float | None  # None: 1e-3 if d_x <= 5 else 2e-3
+    ema_decay: float  # EMA decay of the weights used for estimation
+    mc_iter: int  # Monte Carlo passes over the test set
+    n_train: int  # default training-set size for benchmark experiments
+    n_test: int  # default test-set size for benchmark experiments
+
+
+BUDGETS: dict[str, Budget] = {
+    # seconds per model: checks the plumbing, not the numbers (CI)
+    "smoke": Budget("smoke", steps=200, epochs_small=None, epochs_large=None, batch_size=None,
+                    lr=None, ema_decay=0.999, mc_iter=2, n_train=2_000, n_test=1_000),
+    # ~30 s per 1v1 model on one free CPU thread; within ~0.05 nats on the 1v1 Gaussian
+    "quick": Budget("quick", steps=10_000, epochs_small=None, epochs_large=None, batch_size=None,
+                    lr=None, ema_decay=0.999, mc_iter=10, n_train=10_000, n_test=10_000),
+    # the paper's protocol (SPEC §1.7)
+    "paper": Budget("paper", steps=None, epochs_small=500, epochs_large=750, batch_size=None,
+                    lr=None, ema_decay=0.999, mc_iter=10, n_train=100_000, n_test=10_000),
+}
+
+
+def get_budget(name: str | Budget) -> Budget:
+    """Look up a budget by name, with a clear error for unknown names."""
+    if isinstance(name, Budget):
+        return name
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; valid budgets: {', '.join(BUDGETS)}")
+    return BUDGETS[name]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Concrete settings of one training run after budget rules and overrides."""
+
+    steps: int  # optimiser steps
+    batch_size: int  # mini-batch size
+    lr: float  # Adam learning rate
+    ema_decay: float  # EMA decay
+    mc_iter: int  # Monte Carlo passes at estimation
+
+
+def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | None = None,
+                     batch_size: int | None = None, lr: float | None = None,
+                     mc_iter: int | None = None) -> TrainSettings:
+    """Apply SPEC §1.7's rules for d_x and n_train, then explicit overrides."""
+    small = dim_x <= 5
+    bs = batch_size or budget.batch_size or (128 if small else 256)
+    bs = min(bs, n_train)
+    if steps is None:
+        if budget.steps is not None:
+            steps = budget.steps
+        else:
+            epochs = budget.epochs_small if small else budget.epochs_large
+            steps = int(epochs) * math.ceil(n_train / bs)
+    lr = lr if lr is not None else budget.lr if budget.lr is not None else (1e-3 if small else 2e-3)
+    mc = mc_iter if mc_iter is not None else budget.mc_iter
+    for name, val in (("steps", steps), ("batch_size", bs), ("mc_iter", mc)):
+        if int(val) != val or val < 1:
+            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    return TrainSettings(int(steps), int(bs), float(lr), budget.ema_decay, int(mc))

@@ -1,0 +1,62 @@
+"""Figure 2 plotting from saved consistency results (SPEC §2.4); imports no training code.
+
+Re-plot without training: ``plot_consistency(minde.repro.consistency_results.load_consistency(csv))``.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["PANELS", "variant_label", "plot_consistency"]
+
+# SPEC §2.4: (test key, panel title, y-axis label) of the three panels, in order (a), (b), (c).
+PANELS: tuple[tuple[str, str, str], ...] = (
+    ("baseline", "(a) baseline", r"$I(A;B_r)\,/\,I(A;B_{28})$"),
+    ("data_processing", "(b) data processing", r"$I(A;[B_{r+3},B_r])\,/\,I(A;B_{r+3})$"),
+    ("additivity", "(c) additivity", r"$I([A^1,A^2];[B^1_r,B^2_r])\,/\,I(A^1;B^1_r)$"),
+)
+
+
+def variant_label(method: str, variant: str) -> str:
+    """SPEC §1.3: legend label, e.g. ("MINDE-C", "mi_sigma") -> "MINDE-C(σ)"."""
+    from minde.repro.analysis import method_label
+
+    name = method_label(str(method))  # e.g. "infonce" -> "InfoNCE"; "MINDE-C" stays as it is
+    return f"{name}(σ)" if variant == "mi_sigma" else name
+
+
+def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:
+    """SPEC §2.4: three panels of ratio against crop level r, one line per method/variant.
+
+    Args:
+        df: rows with columns test, r, method, variant, ratio, ideal (as written by
+            minde.repro.consistency.save_consistency); ratios are dimensionless.
+        title: optional figure title.
+
+    Returns:
+        The figure; each panel draws its ideal value as a dashed black line.
+    """
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
+    colours = {m: f"C{i}" for i, m in enumerate(sorted(df["method"].unique()))}  # one per method
+    for ax, (test, panel_title, ylabel) in zip(axes, PANELS):
+        sub = df[df["test"] == test]
+        for (method, variant), grp in sub.groupby(["method", "variant"], sort=True):
+            grp = grp.sort_values("r")
+            lab = variant_label(method, variant)
+            style, marker = (":", "s") if variant == "mi_sigma" else ("-", "o")  # ideal alone is dashed
+            ax.plot(grp["r"], grp["ratio"], ls=style, marker=marker, ms=4, color=colours[method], label=lab)
+        if len(sub):
+            ax.axhline(float(sub["ideal"].iloc[0]), color="black", ls=(0, (4, 3)), lw=1, label="ideal")
+        ax.set(title=panel_title, xlabel="rows kept $r$", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    handles, names = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    fig.legend(handles, names, loc="outside right center", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,252 @@
+"""What each notebook computes at each budget, the files it declares, and cached loading (SPEC §2).
+
+``EXPERIMENTS`` maps a notebook stem to a ``NotebookSpec``: the paper item, the figure and table
+stems it writes (``declared_outputs``) and one ``Plan`` per budget (tasks, methods, seeds,
+training sizes, notebook knobs). The notebooks read their plan from here, so a notebook holds
+only its parameters cell, one call that loads or computes results, and plotting.
+Imports no torch at module level.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from minde._io import figure_dir, results_root
+from minde.config import BUDGETS
+
+__all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
+           "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
+           "add_task_info"]
+
+BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
+ALL_BASELINES = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
+MINDE_UNITS = ("minde_c", "minde_j")
+SMOKE_BENCH = ("1v1-normal-0.75", "multinormal-sparse-3-3-2-2.0", "student-identity-3-3-2",
+               "half_cube-multinormal-sparse-3-3-2-2.0")  # 2 of tasks 1-20, 2 of tasks 21-40
+QUICK_ABLATION = ("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0")
+SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)  # SPEC §2.6 reference σ grid
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one notebook computes at one budget (SPEC §2)."""
+
+    tasks: tuple[str, ...] = ()  # task ids; "benchmark" / "highmi" expand to the whole group
+    methods: tuple[str, ...] = ()  # minde_c, minde_j and/or baselines (sweep units)
+    seeds: tuple[int, ...] = (0,)  # data = initialisation seeds
+    n_train: tuple[int, ...] | None = None  # training sizes; None: the budget's n_train
+    options: dict[str, Any] = field(default_factory=dict)  # notebook-specific knobs
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """One notebook: the paper item it reproduces, the files it writes and its plans."""
+
+    paper_item: str  # e.g. "Figure 1"; "(unverified)" where SPEC §2.6 leaves the mapping open
+    figures: tuple[str, ...]  # figure stems, each written as .pdf and .png
+    tables: tuple[str, ...] = ()  # table stems, each written as .csv
+    plans: dict[str, Plan] = field(default_factory=dict)  # budget -> plan
+    experiment: str | None = None  # results folder data/results/<experiment>/<budget>/
+
+
+def _plans(smoke: Plan, quick: Plan, paper: Plan) -> dict[str, Plan]:
+    """The three budgets' plans."""
+    return {"smoke": smoke, "quick": quick, "paper": paper}
+
+
+_ABL_SMOKE = Plan(("1v1-normal-0.75",), ("minde_c", "minde_j"), (0,))
+_ABL_QUICK = Plan(QUICK_ABLATION, ("minde_c", "minde_j"), (0,))
+_ABL_PAPER = Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0",
+                   "half_cube-multinormal-sparse-5-5-2-2.0", "spiral-multinormal-sparse-5-5-2-2.0",
+                   "student-identity-3-3-2"), ("minde_c", "minde_j"), (0, 1, 2, 3, 4))
+# quick: the baselines of the 40-task quick sweep (one neural, one nonparametric, one closed form);
+# the full set of SPEC §2.2 runs at the paper budget
+_QUICK_BASE = ("infonce", "ksg", "cca")
+
+EXPERIMENTS: dict[str, NotebookSpec] = {
+    "00_quickstart": NotebookSpec(
+        "Quickstart (bivariate normal, all four MINDE variants)", ("00_quickstart",),
+        plans=_plans(Plan(options={"rho": 0.75, "n": 2_000, "steps": None}),
+                     Plan(options={"rho": 0.75, "n": 10_000, "steps": 4_000}),
+                     Plan(options={"rho": 0.75, "n": 110_000, "steps": None}))),
+    "fig01_high_mi_benchmark": NotebookSpec(
+        "Figure 1 (high-MI benchmark; construction per SPEC §2.3)", ("fig01_high_mi_benchmark",),
+        experiment="fig01_high_mi_benchmark",
+        plans=_plans(Plan(("highmi:2,20",), ("minde_c", "cca")),
+                     Plan(("highmi:2,10,50",), MINDE_UNITS + _QUICK_BASE),
+                     Plan(("highmi",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
+    "fig02_consistency_mnist": NotebookSpec(
+        "Figure 2 (MNIST self-consistency tests)", ("fig02_consistency_mnist",),
+        ("fig02_consistency_mnist",), experiment="fig02_consistency_mnist",
+        plans=_plans(Plan(methods=("minde_c", "minde_j")),  # smoke: InfoNCE's JAX start-up alone is ~30 s
+                     Plan(methods=("minde_c", "minde_j", "infonce")),
+                     Plan(methods=("minde_c", "minde_j", "infonce")))),
+    "fig03_benchmark_tasks": NotebookSpec(
+        "Figures 3-4 (40-task benchmark, per task)",
+        ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",
+        plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
+                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE),
+                     Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
+    "fig05_training_size": NotebookSpec(
+        "Figures 5-8 (training-size ablation)",
+        ("fig05_training_size", "fig06_training_size", "fig07_training_size", "fig08_training_size"),
+        experiment="fig05_training_size",
+        plans=_plans(Plan(("1v1-normal-0.75", "multinormal-sparse-2-2-2-2.0", "student-identity-2-2-2",
+                           "spiral-multinormal-sparse-3-3-2-2.0"), ("minde_c", "cca"), (0,), (500, 2_000)),
+                     Plan(("1v1-normal-0.75", "student-identity-1-1-1", "multinormal-sparse-2-2-2-2.0",
+                           "student-identity-5-5-2", "half_cube-multinormal-sparse-3-3-2-2.0",
+                           "spiral-multinormal-sparse-3-3-2-2.0"),
+                          ("minde_c", "ksg", "cca", "doe_gauss"), (0,), (5_000, 10_000, 50_000)),
+                     Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, (0, 1, 2, 3, 4),
+                          (5_000, 10_000, 50_000, 100_000)))),
+    "tab01_benchmark_table": NotebookSpec(
+        "Table 1 (40-task benchmark table, coloured by bias)", ("tab01_benchmark_table",),
+        ("tab01_benchmark_table", "tab01_summary"), experiment="benchmark",
+        plans=dict(_plans(Plan(), Plan(), Plan()))),  # reads the plan of fig03_benchmark_tasks
+    "ablation_importance_sampling": NotebookSpec(
+        "Ablation: importance sampling vs uniform t (unverified: Fig. 9-11 / Tab. 2-5)",
+        ("ablation_importance_sampling",), ("ablation_importance_sampling",),
+        experiment="ablation_importance_sampling", plans=_plans(_ABL_SMOKE, _ABL_QUICK, _ABL_PAPER)),
+    "ablation_sigma": NotebookSpec(
+        "Ablation: σ of the Gaussian reference (unverified)", ("ablation_sigma",), ("ablation_sigma",),
+        experiment="ablation_sigma",
+        plans=_plans(Plan(_ABL_SMOKE.tasks, _ABL_SMOKE.methods, (0,), options={"sigmas": (0.5, 1.0, 5.0)}),
+                     Plan(_ABL_QUICK.tasks, _ABL_QUICK.methods, (0,), options={"sigmas": SIGMAS}),
+                     Plan(_ABL_PAPER.tasks, _ABL_PAPER.methods, _ABL_PAPER.seeds, options={"sigmas": SIGMAS}))),
+    "ablation_ema": NotebookSpec(
+        "Ablation: EMA vs raw weights (unverified)", ("ablation_ema",), ("ablation_ema",),
+        experiment="ablation_ema", plans=_plans(_ABL_SMOKE, _ABL_QUICK, _ABL_PAPER)),
+    "ablation_entropy": NotebookSpec(
+        "Entropy estimation vs closed form (unverified)", ("ablation_entropy",), ("ablation_entropy",),
+        experiment="ablation_entropy",
+        plans=_plans(Plan(methods=("minde_c", "minde_j"), options={"dims": (1, 3), "transforms": ("none", "half_cube")}),
+                     Plan(methods=("minde_c", "minde_j"), options={"dims": (1, 5), "transforms": ("none", "half_cube")}),
+                     Plan(methods=("minde_c", "minde_j"), seeds=(0, 1, 2),
+                          options={"dims": (1, 2, 5, 10, 25), "transforms": ("none", "half_cube")}))),
+    "tab_compute_cost": NotebookSpec(
+        "Compute cost: time and peak memory (unverified)", ("tab_compute_cost",), ("tab_compute_cost",),
+        experiment="tab_compute_cost",
+        plans=_plans(Plan(("multinormal-sparse-5-5-2-2.0",), ("minde_c", "cca"), (0,), (2_000,)),
+                     Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0", "multinormal-dense-25-25-0.5"),
+                          ("minde_c", "minde_j", "ksg", "cca", "infonce"), (0,), (10_000,)),
+                     Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0", "multinormal-dense-25-25-0.5",
+                           "multinormal-dense-50-50-0.5"), MINDE_UNITS + ALL_BASELINES, (0,),
+                          (10_000, 100_000)))),
+}
+
+
+def check_budget(budget: str) -> str:
+    """A clear error for an unknown budget name."""
+    if budget not in BUDGET_NAMES:
+        raise ValueError(f"unknown budget {budget!r}; valid budgets: {', '.join(BUDGET_NAMES)}")
+    return budget
+
+
+def get_plan(stem: str, budget: str) -> Plan:
+    """The plan of notebook ``stem`` at ``budget`` (tab01 shares fig03's benchmark plan)."""
+    check_budget(budget)
+    if stem == "tab01_benchmark_table":
+        stem = "fig03_benchmark_tasks"
+    return EXPERIMENTS[stem].plans[budget]
+
+
+def declared_outputs(stem: str, budget: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """STYLE §7: the files notebook ``stem`` writes at ``budget`` (figures .pdf/.png, tables .csv)."""
+    spec, out = EXPERIMENTS[stem], figure_dir(check_budget(budget), root)
+    return ([out / f"{f}.{ext}" for f in spec.figures for ext in ("pdf", "png")]
+            + [out / f"{t}.csv" for t in spec.tables])
+
+
+def expand_tasks(items: Sequence[str]) -> list[str]:
+    """Task ids from a plan: ids, "benchmark", "highmi" or "highmi:s1,s2" (strength subset)."""
+    from minde.bench import tasks
+
+    out: list[str] = []
+    for item in items:
+        if item in ("benchmark", "highmi"):
+            out += [t.id for t in tasks.list_tasks(item)]
+        elif item.startswith("highmi:"):
+            keep = {float(s) for s in item.split(":", 1)[1].split(",")}
+            out += [t.id for t in tasks.list_tasks("highmi") if t.strength in keep]
+        else:
+            out.append(item)
+    return list(dict.fromkeys(out))
+
+
+def available_methods(methods: Sequence[str]) -> list[str]:
+    """Methods of the plan that can run here; baselines are dropped (with a note) if missing."""
+    try:
+        from minde.bench.baselines import BASELINES
+    except ImportError:
+        BASELINES = ()  # noqa: N806
+    keep = [m for m in methods if m in MINDE_UNITS or m in BASELINES]
+    if len(keep) < len(methods):
+        print(f"note: skipping unavailable methods {sorted(set(methods) - set(keep))}")
+    return keep
+
+
+def results_path(experiment: str, budget: str, root: str | os.PathLike | None = None) -> Path:
+    """STYLE §7: ``data/results/<experiment>/<budget>/results.csv``."""
+    base = Path(root) if root is not None else results_root()
+    return base / experiment / check_budget(budget) / "results.csv"
+
+
+def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequence[int] | None = None,
+                  workers: int | None = None, scheduler: str | None = None,
+                  root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Tidy rows of the notebook's sweep: finished units are loaded, missing ones computed."""
+    from minde.repro.sweep import run_sweep
+
+    plan, spec = get_plan(stem, budget), EXPERIMENTS[stem]
+    return run_sweep(spec.experiment, budget, expand_tasks(plan.tasks), available_methods(plan.methods),
+                     seeds=list(seeds if seeds is not None else plan.seeds), n_train=plan.n_train,
+                     out=root, recompute=recompute, workers=workers, scheduler=scheduler,
+                     progress=False)
+
+
+def load_or_compute(experiment: str, budget: str, compute: Callable[[], pd.DataFrame],
+                    params: dict[str, Any], recompute: bool = False,
+                    root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read cached results.csv if it was made with the same ``params``; else compute and cache."""
+    from minde._io import atomic_write
+    from minde.repro.results import write_meta
+
+    path = results_path(experiment, budget, root)
+    meta = path.with_name("meta.json")
+    key = json.loads(json.dumps(params, default=str))
+    if not recompute and path.exists() and meta.exists():
+        if json.loads(meta.read_text()).get("params") == key:
+            print(f"loaded cached results {path}")
+            return pd.read_csv(path)
+        print(f"cached results {path} were made with other parameters: recomputing")
+    df = compute()
+    atomic_write(path, df.to_csv(index=False))
+    write_meta(experiment, budget, path.parent.parent.parent, params=key)
+    return df
+
+
+def split_tasks(tasks: Sequence[str], n_groups: int) -> list[list[str]]:
+    """Split tasks into ``n_groups`` by their position among the 40 benchmark tasks (SPEC §2.1, §2.5)."""
+    from minde.bench import tasks as T
+
+    order = {t.id: i for i, t in enumerate(T.list_tasks("benchmark"))}
+    size = len(order) // n_groups
+    groups: list[list[str]] = [[] for _ in range(n_groups)]
+    for t in sorted(tasks, key=lambda t: order.get(t, len(order))):
+        groups[min(order.get(t, len(order)) // size, n_groups - 1)].append(t)
+    return groups
+
+
+def add_task_info(agg: pd.DataFrame) -> pd.DataFrame:
+    """Add the high-MI transform and strength columns (SPEC §2.3) from the task ids."""
+    from minde.bench import tasks as T
+
+    info = {t: T.get_task(t) for t in agg["task"].unique()}
+    return agg.assign(transform=[info[t].transform for t in agg["task"]],
+                      strength=[info[t].strength for t in agg["task"]])

@@ -1,0 +1,158 @@
+"""Execute every notebook with papermill and check the files each declares (SPEC §2; STYLE §6, §7).
+
+    python -m minde.reproduce [--budget smoke|quick|paper] [--only PATTERN] [--list]
+                              [--workers N] [--scheduler ADDR]
+
+Executed notebooks go to ``runs/<budget>/`` (git-ignored). A failing notebook does not stop the
+others; the run ends with a table (notebook, status, duration, outputs) and exits 1 if any failed.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minde._io import project_root
+from minde.repro.experiments import BUDGET_NAMES, EXPERIMENTS, declared_outputs
+
+__all__ = ["NotebookRun", "find_notebooks", "run_notebook", "run_all", "format_table", "main"]
+
+
+@dataclass
+class NotebookRun:
+    """Outcome of one notebook execution."""
+
+    name: str  # notebook stem
+    status: str  # ok | failed | missing-outputs
+    seconds: float  # wall time of the execution
+    outputs: list[Path] = field(default_factory=list)  # declared files found after the run
+    missing: list[Path] = field(default_factory=list)  # declared files not (re)written
+    error: str = ""  # first line of the error, if any
+
+
+def find_notebooks(nb_dir: Path, only: str | None = None) -> list[Path]:
+    """Notebooks in ``nb_dir`` (sorted), optionally filtered by a glob or substring ``only``."""
+    paths = sorted(p for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
+    if only:
+        paths = [p for p in paths if fnmatch.fnmatch(p.stem, only) or only in p.stem]
+    return paths
+
+
+def _declared(stem: str, budget: str, root: Path | None) -> list[Path]:
+    """Declared outputs of a notebook; [] for a notebook that is not in EXPERIMENTS."""
+    return declared_outputs(stem, budget, root) if stem in EXPERIMENTS else []
+
+
+def run_notebook(path: Path, budget: str, out_dir: Path, parameters: dict, root: Path | None = None,
+                 kernel: str = "python3") -> NotebookRun:
+    """Run one notebook with papermill (cwd = its folder, MPLBACKEND=Agg); never raises."""
+    import papermill as pm
+
+    declared = _declared(path.stem, budget, root)
+    start = time.time()
+    os.environ["MPLBACKEND"] = "Agg"
+    error = ""
+    try:
+        pm.execute_notebook(str(path), str(out_dir / path.name), parameters=parameters,
+                            kernel_name=kernel, cwd=str(path.parent), progress_bar=False,
+                            log_output=False)
+    except Exception as exc:  # the runner continues past a failing notebook
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+    seconds = time.time() - start
+    fresh = [p for p in declared if p.exists() and p.stat().st_mtime >= start - 1]
+    missing = [p for p in declared if p not in fresh]
+    status = "failed" if error else ("missing-outputs" if missing else "ok")
+    return NotebookRun(path.stem, status, seconds, fresh, missing, error)
+
+
+def run_all(budget: str, only: str | None = None, workers: int | None = None,
+            scheduler: str | None = None, nb_dir: Path | None = None, runs_dir: Path | None = None,
+            root: Path | None = None, echo=print) -> list[NotebookRun]:
+    """Execute every (selected) notebook at ``budget`` and return one NotebookRun each."""
+    if budget not in BUDGET_NAMES:
+        raise ValueError(f"unknown budget {budget!r}; valid budgets: {', '.join(BUDGET_NAMES)}")
+    nb_dir = nb_dir or project_root() / "notebooks"
+    out_dir = (runs_dir or project_root() / "runs") / budget
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {"budget": budget, "scheduler": scheduler, "workers": workers}
+    runs = []
+    for path in find_notebooks(nb_dir, only):
+        echo(f"[{time.strftime('%H:%M:%S')}] {path.stem} ...")
+        run = run_notebook(path, budget, out_dir, params, root)
+        echo(f"    {run.status} in {run.seconds:.1f} s {run.error}")
+        runs.append(run)
+    return runs
+
+
+def format_table(runs: list[NotebookRun], root: Path | None = None) -> str:
+    """The closing table: notebook, status, duration, output files (relative to the repo)."""
+    base = root or project_root()
+
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(base))
+        except ValueError:
+            return str(p)
+
+    lines = [f"{'notebook':34} {'status':16} {'seconds':>8}  outputs"]
+    for r in runs:
+        files = ", ".join(rel(p) for p in r.outputs) or "-"
+        if r.missing:
+            files += "; MISSING: " + ", ".join(rel(p) for p in r.missing)
+        lines.append(f"{r.name:34} {r.status:16} {r.seconds:8.1f}  {files}")
+        if r.error:
+            lines.append(f"{'':34} {r.error}")
+    return "\n".join(lines)
+
+
+def list_notebooks(budget: str, nb_dir: Path | None = None, root: Path | None = None) -> str:
+    """Text of ``--list``: each notebook, its paper item and its declared outputs."""
+    lines = []
+    for path in find_notebooks(nb_dir or project_root() / "notebooks"):
+        spec = EXPERIMENTS.get(path.stem)
+        lines.append(f"{path.stem}: {spec.paper_item if spec else '(no declared outputs)'}")
+        base = root or project_root()
+        lines += [f"    {p.relative_to(base) if p.is_relative_to(base) else p}"
+                  for p in _declared(path.stem, budget, root)]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Command-line interface of ``python -m minde.reproduce``."""
+    p = argparse.ArgumentParser(prog="python -m minde.reproduce", description=__doc__.split("\n")[0])
+    p.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGET_NAMES)} (default quick)")
+    p.add_argument("--only", default=None, help="run notebooks whose name matches (glob or substring)")
+    p.add_argument("--list", action="store_true", help="list notebooks and their declared outputs")
+    p.add_argument("--workers", type=int, default=None, help="Dask processes for the sweeps")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address or file for the sweeps")
+    p.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)  # tests
+    p.add_argument("--runs", type=Path, default=None, help=argparse.SUPPRESS)  # tests
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 if every notebook ran and wrote its declared files, 1 otherwise, 2 on bad args."""
+    a = _parser().parse_args(argv)
+    if a.budget not in BUDGET_NAMES:
+        print(f"python -m minde.reproduce: error: unknown budget {a.budget!r}; valid budgets: "
+              f"{', '.join(BUDGET_NAMES)}", file=sys.stderr)
+        return 2
+    if a.list:
+        print(list_notebooks(a.budget, a.notebooks))
+        return 0
+    start = time.time()
+    runs = run_all(a.budget, a.only, a.workers, a.scheduler, a.notebooks, a.runs)
+    if not runs:
+        print(f"no notebook matches {a.only!r}", file=sys.stderr)
+        return 1
+    print(format_table(runs))
+    print(f"total {time.time() - start:.1f} s, budget {a.budget}")
+    return 0 if all(r.status == "ok" for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

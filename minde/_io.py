@@ -1,0 +1,131 @@
+"""Internal I/O: atomic writes, checksums, and where the project's data, results and figures live.
+
+Every file the package writes goes through :func:`atomic_write` (a temporary file in the same
+folder, fsync, then one ``os.replace``), so a killed process never leaves a half-written file.
+
+Locations come from the *project root*, never from the installed package: ``$MINDE_HOME`` if set,
+else the nearest folder at or above the current directory holding this project's
+``pyproject.toml``, else the current directory. A non-editable install therefore never writes
+inside site-packages.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["atomic_write", "sha256_hex", "project_root", "results_root", "cache_root", "mnist_dir",
+           "figures_root", "figure_dir", "source_revision", "HOME_ENV", "CACHE_ENV"]
+
+HOME_ENV = "MINDE_HOME"  # environment variable naming the project root
+CACHE_ENV = "MINDE_CACHE_DIR"  # environment variable overriding the sample/model cache folder
+_PROJECT_NAME = 'name = "minde-repro"'  # how a pyproject.toml marks this project's root
+
+Content = str | bytes | Callable[[BinaryIO], None]
+
+
+def atomic_write(path: str | os.PathLike, content: Content, *, mkdir: bool = True,
+                 mode: int = 0o644) -> Path:
+    """Write ``content`` (text, bytes, or a callback writing to a binary file) to ``path`` atomically."""
+    path = Path(path)
+    if mkdir:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if callable(content):
+                content(fh)
+            else:
+                fh.write(content.encode("utf-8") if isinstance(content, str) else content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+    return path
+
+
+def sha256_hex(*chunks: bytes | str) -> str:
+    """SHA-256 hex digest of the concatenated chunks (text encoded as UTF-8)."""
+    h = hashlib.sha256()
+    for c in chunks:
+        h.update(c.encode("utf-8") if isinstance(c, str) else c)
+    return h.hexdigest()
+
+
+def _is_project(folder: Path) -> bool:
+    """Does ``folder`` hold this project's pyproject.toml?"""
+    f = folder / "pyproject.toml"
+    try:
+        return f.is_file() and _PROJECT_NAME in f.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def project_root() -> Path:
+    """$MINDE_HOME, else the nearest project folder at or above the current directory, else cwd."""
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    cwd = Path.cwd().resolve()
+    for folder in (cwd, *cwd.parents):
+        if _is_project(folder):
+            return folder
+    return cwd
+
+
+def results_root() -> Path:
+    """Default results folder: ``<project root>/data/results``."""
+    return project_root() / "data" / "results"
+
+
+def cache_root() -> Path:
+    """Cache folder for samples and trained autoencoders: $MINDE_CACHE_DIR, else ``data/cache``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else project_root() / "data" / "cache"
+
+
+def mnist_dir() -> Path:
+    """The gzipped MNIST files: ``<project root>/data/mnist``."""
+    return project_root() / "data" / "mnist"
+
+
+def figures_root() -> Path:
+    """Figures and tables: ``<project root>/figures``."""
+    return project_root() / "figures"
+
+
+def figure_dir(budget: str, root: str | os.PathLike | None = None) -> Path:
+    """``figures/`` for the paper budget, ``figures/<budget>/`` for smaller ones (under ``root``)."""
+    base = Path(root) if root is not None else project_root()
+    return base / "figures" if budget == "paper" else base / "figures" / budget
+
+
+def source_revision(paths: tuple[str, ...] = ("minde",)) -> str:
+    """Git commit of the checkout the package was imported from, ``+dirty`` if ``paths`` have
+    uncommitted changes; "" when the package is not in a git checkout (e.g. site-packages)."""
+    repo = Path(__file__).resolve().parents[1]
+    if not (repo / ".git").exists():
+        return ""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths],
+                               cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return rev + ("+dirty" if rev and dirty else "")

@@ -1,0 +1,68 @@
+"""Analysis of tidy results: seed aggregation, summaries, the benchmark matrix, method labels.
+
+Torch-free (pandas only); ``minde.plots`` draws what these functions compute.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+__all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
+           "summary_by_method", "benchmark_matrix"]
+
+# display name of each result variant, in the canonical order (MINDE variants, then baselines)
+LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
+          "minde_j_sigma": "MINDE-J(σ)", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
+          "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
+          "doe_logistic": "DoE (logistic)"}
+
+
+def method_label(variant: str) -> str:
+    """Display name of a variant (docs/method.md §3, §9), e.g. minde_c_sigma -> MINDE-C(σ)."""
+    return LABELS.get(variant, variant)
+
+
+def variant_order(variants: Sequence[str]) -> list[str]:
+    """MINDE variants first, then baselines, in the canonical order."""
+    known = [v for v in LABELS if v in set(variants)]
+    return known + sorted(set(variants) - set(known))
+
+
+def aggregate_seeds(df: pd.DataFrame, by: Sequence[str] = ("task", "variant", "n_train")) -> pd.DataFrame:
+    """docs/method.md §8: mean ± std over seeds of the ok rows; columns by + mean, std, n_seeds, truth, bias."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    g = ok.groupby(list(by), sort=False)
+    out = g["estimate"].agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    out["truth"] = g["truth"].first().to_numpy()
+    out["bias"] = out["mean"] - out["truth"]
+    return out
+
+
+def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
+    """docs/method.md §12: drop (task, baseline) whose |mean - truth| exceeds factor·truth at any size."""
+    bad = agg["bias"].abs() > factor * agg["truth"].abs()
+    is_minde = agg["variant"].str.startswith("minde_")
+    drop = agg.loc[bad & ~is_minde, ["task", "variant"]].drop_duplicates()
+    keys = set(map(tuple, drop.to_numpy()))
+    return agg[[(t, v) not in keys for t, v in zip(agg["task"], agg["variant"])]].reset_index(drop=True)
+
+
+def summary_by_method(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
+    """docs/method.md §8: per variant, MAE over tasks (nats) and how many tasks lie within ``tol`` nats."""
+    g = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol).groupby("variant")
+    out = pd.DataFrame({"tasks": g.size(), "mae": g["abs_bias"].mean(), f"within_{tol:g}": g["within"].sum()})
+    out = out.loc[variant_order(list(out.index))]
+    out.index = [method_label(v) for v in out.index]
+    return out
+
+
+def benchmark_matrix(agg: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
+    """docs/method.md §8 (Table 1): rows = ground truth then variants, columns = tasks, mean estimates."""
+    mean = agg.pivot_table(index="variant", columns="task", values="mean", aggfunc="first")
+    truth = agg.groupby("task")["truth"].first()
+    tasks = [t for t in tasks if t in mean.columns]
+    table = mean.reindex(index=variant_order(list(mean.index)), columns=tasks)
+    table.index = [method_label(v) for v in table.index]
+    return pd.concat([truth.reindex(tasks).to_frame("ground truth").T, table])

@@ -1,0 +1,266 @@
+"""Results store for sweeps (docs/method.md §8, §12): one checksummed JSON record per unit.
+
+Layout: ``<root>/<experiment>/<budget>/units/<task>__<method>__n<n_train>__s<seed>.json``,
+aggregated into ``<root>/<experiment>/<budget>/results.csv`` (tidy: one row per variant) and
+``meta.json``. A unit is keyed by (task, method, n_train, seed); a MINDE unit of kind c gives
+two variant rows (``minde_c``, ``minde_c_sigma``), likewise kind j. This module imports neither
+torch, jax nor bmi, so results load anywhere.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import importlib.metadata as _md
+import json
+import math
+import os
+import re
+import socket
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from minde._io import atomic_write, results_root, source_revision
+
+__all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "unit_dir", "unit_path",
+           "write_unit", "load_unit", "load_units", "aggregate", "write_meta", "environment",
+           "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS"]
+
+SCHEMA = 1
+PACKAGES = ("minde-repro", "torch", "numpy", "pandas", "jax", "jaxlib", "benchmark-mi", "dask",
+            "distributed")
+TIDY_COLUMNS = ["experiment", "budget", "task", "method", "variant", "n_train", "n_test", "seed",
+                "estimate", "truth", "abs_error", "seconds", "status", "error", "timestamp",
+                "git_rev"]
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+UnitKey = tuple[str, str, int, int]  # (task, method, n_train, seed)
+
+
+class CorruptRecordWarning(UserWarning):
+    """A unit record that is truncated, garbled or fails its checksum (docs/method.md §12: recompute it)."""
+
+
+def method_variants(method: str) -> list[str]:
+    """Variant rows a method's unit yields (docs/method.md §3): minde_c -> [minde_c, minde_c_sigma]."""
+    return [method, f"{method}_sigma"] if method in ("minde_c", "minde_j") else [method]
+
+
+@dataclass
+class UnitRecord:
+    """Outcome of one unit (task, method, n_train, seed): estimates in nats per variant."""
+
+    task: str  # task id (minde.bench.tasks)
+    method: str  # unit method, e.g. "minde_c" or "cca"
+    n_train: int  # training-set size
+    n_test: int  # test-set size
+    seed: int  # seed of data sampling and initialisation
+    budget: str  # smoke | quick | paper
+    status: str = "ok"  # ok | failed
+    estimates: dict[str, float] = field(default_factory=dict)  # variant -> MI estimate (nats)
+    truth: float | None = None  # ground-truth MI (nats), if known
+    seconds: float = 0.0  # wall time of the unit (sampling + training + estimation)
+    error: str = ""  # "ExceptionType: message" when failed
+    error_type: str = ""  # exception class name when failed
+    diverged_step: int | None = None  # TrainingDivergedError.step when training diverged
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. stderr, settings, seconds split
+    versions: dict[str, str] = field(default_factory=dict)  # package -> version
+    git_rev: str = ""  # git revision of the code that ran the unit
+    host: str = ""  # hostname of the process that ran the unit
+    timestamp: str = ""  # ISO-8601 UTC time the record was made
+
+    @property
+    def key(self) -> UnitKey:
+        """The unit key (task, method, n_train, seed)."""
+        return (self.task, self.method, int(self.n_train), int(self.seed))
+
+    @property
+    def ok(self) -> bool:
+        """True when the unit finished and has an estimate for every variant."""
+        return self.status == "ok" and set(self.estimates) == set(method_variants(self.method))
+
+    def to_json(self) -> str:
+        """Canonical JSON with a sha256 ``checksum`` over every other field."""
+        body = {"schema": SCHEMA, **asdict(self)}
+        body["estimates"] = {k: _json_float(v) for k, v in self.estimates.items()}
+        body["truth"] = _json_float(self.truth)
+        body["extra"] = _jsonable(self.extra)
+        body["checksum"] = _checksum(body)
+        return json.dumps(body, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "UnitRecord":
+        """Parse and validate a record; ValueError on bad JSON, schema, fields or checksum."""
+        body = json.loads(text)
+        if not isinstance(body, dict) or body.get("schema") != SCHEMA:
+            raise ValueError(f"not a schema-{SCHEMA} unit record")
+        stored = body.pop("checksum", None)
+        if stored != _checksum(body):
+            raise ValueError("checksum mismatch (truncated or edited record)")
+        body.pop("schema")
+        rec = cls(**body)
+        rec.estimates = {k: (math.nan if v is None else float(v)) for k, v in rec.estimates.items()}
+        rec.truth = None if rec.truth is None else float(rec.truth)
+        if rec.status not in ("ok", "failed"):
+            raise ValueError(f"unknown status {rec.status!r}")
+        return rec
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Tidy rows, one per variant (failed units give NaN estimates)."""
+        out = []
+        for variant in method_variants(self.method):
+            est = self.estimates.get(variant, math.nan)
+            truth = math.nan if self.truth is None else self.truth
+            out.append({"task": self.task, "method": self.method, "variant": variant,
+                        "n_train": self.n_train, "n_test": self.n_test, "seed": self.seed,
+                        "estimate": est, "truth": truth, "abs_error": abs(est - truth),
+                        "seconds": self.seconds, "status": self.status, "error": self.error,
+                        "timestamp": self.timestamp, "git_rev": self.git_rev})
+        return out
+
+
+def _json_float(v: float | None) -> float | None:
+    """NaN/inf are not JSON: store them as null."""
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _jsonable(obj: Any) -> Any:
+    """Recursively make ``obj`` strict JSON: non-finite floats -> null, unknown types -> str."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (str, int)):
+        return obj
+    if isinstance(obj, float):
+        return _json_float(obj)
+    try:
+        return _json_float(float(obj))  # numpy scalars
+    except (TypeError, ValueError):
+        return str(obj)
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of a record body (without its checksum)."""
+    canon = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def unit_dir(experiment: str, budget: str, root: str | os.PathLike | None = None) -> Path:
+    """Directory ``<root>/<experiment>/<budget>`` of one experiment at one budget."""
+    return Path(root if root is not None else results_root()) / experiment / budget
+
+
+def unit_path(experiment: str, budget: str, key: UnitKey, root: str | os.PathLike | None = None) -> Path:
+    """Path of the JSON record of unit ``key`` = (task, method, n_train, seed)."""
+    task, method, n_train, seed = key
+    name = f"{_SAFE.sub('_', task)}__{_SAFE.sub('_', method)}__n{int(n_train)}__s{int(seed)}.json"
+    return unit_dir(experiment, budget, root) / "units" / name
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write text to ``path`` atomically (see ``minde._io.atomic_write``)."""
+    return atomic_write(path, text)
+
+
+def write_unit(experiment: str, record: UnitRecord, root: str | os.PathLike | None = None) -> Path:
+    """Write one unit record atomically (replacing an older record of the same unit)."""
+    path = unit_path(experiment, record.budget, record.key, root)
+    atomic_write_text(path, record.to_json())
+    return path
+
+
+def load_unit(path: str | os.PathLike) -> UnitRecord | None:
+    """Load one record; a corrupt one gives a CorruptRecordWarning naming its path and None."""
+    try:
+        return UnitRecord.from_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        warnings.warn(f"ignoring corrupt unit record {path}: {exc}; the unit will be recomputed",
+                      CorruptRecordWarning, stacklevel=2)
+        return None
+
+
+def load_units(experiment: str, budget: str, root: str | os.PathLike | None = None) -> dict[UnitKey, UnitRecord]:
+    """All valid records of an experiment/budget, keyed by unit; temp files are ignored."""
+    units = unit_dir(experiment, budget, root) / "units"
+    out: dict[UnitKey, UnitRecord] = {}
+    for path in sorted(units.glob("*.json")) if units.is_dir() else []:
+        rec = load_unit(path)
+        if rec is None:
+            continue
+        if path.name != unit_path(experiment, budget, rec.key, root).name or rec.budget != budget:
+            warnings.warn(f"ignoring unit record {path}: its content (key {rec.key}, budget "
+                          f"{rec.budget}) does not match its location", CorruptRecordWarning, stacklevel=2)
+            continue
+        out[rec.key] = rec
+    return out
+
+
+def clean_stale_temps(experiment: str, budget: str, root: str | os.PathLike | None = None) -> int:
+    """Remove temp files left by a killed writer; returns how many were removed."""
+    units = unit_dir(experiment, budget, root) / "units"
+    stale = list(units.glob(".*.tmp")) if units.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
+def aggregate(experiment: str, budget: str, root: str | os.PathLike | None = None,
+              write: bool = True) -> pd.DataFrame:
+    """Tidy DataFrame (TIDY_COLUMNS) of every valid record; also writes ``results.csv`` atomically."""
+    recs = load_units(experiment, budget, root)
+    rows = [r for rec in recs.values() for r in rec.rows()]
+    df = pd.DataFrame(rows, columns=TIDY_COLUMNS[2:])
+    df.insert(0, "budget", budget)
+    df.insert(0, "experiment", experiment)
+    df = df.sort_values(["task", "method", "variant", "n_train", "seed"], kind="stable")
+    df = df.reset_index(drop=True)
+    if write:
+        atomic_write_text(unit_dir(experiment, budget, root) / "results.csv", df.to_csv(index=False))
+    return df
+
+
+def git_revision() -> str:
+    """Commit of the package's source checkout, ``+dirty`` if ``minde/`` has uncommitted changes."""
+    return source_revision()
+
+
+def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages results depend on (no imports, metadata only)."""
+    out = {}
+    for name in packages:
+        try:
+            out[name] = _md.version(name)
+        except _md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+_ENV_CACHE: dict[str, Any] = {}
+
+
+def environment() -> dict[str, Any]:
+    """Provenance stamped on each record: versions, git revision, host (cached per process)."""
+    if not _ENV_CACHE:
+        _ENV_CACHE.update(versions=package_versions(), git_rev=git_revision(),
+                          host=socket.gethostname())
+    return dict(_ENV_CACHE)
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO-8601 with seconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_meta(experiment: str, budget: str, root: str | os.PathLike | None = None,
+               **info: Any) -> Path:
+    """Write ``meta.json`` (git revision, package versions, budget, device, ...) atomically."""
+    env = environment()
+    meta = {"experiment": experiment, "budget": budget, "git_rev": env["git_rev"],
+            "versions": env["versions"], "host": env["host"], "written": utc_now(), **info}
+    path = unit_dir(experiment, budget, root) / "meta.json"
+    atomic_write_text(path, json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
+    return path

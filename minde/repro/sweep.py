@@ -1,0 +1,354 @@
+"""The sweep command (docs/method.md §8, §12): run (task × method × n_train × seed) units, resumably.
+
+    python -m minde.sweep --experiment NAME --budget smoke|quick|paper \\
+        --tasks ID[,ID...]|all|highmi|benchmark --methods minde_c,minde_j,cca,...|all \\
+        --seeds 0-4 --n-train 10000 [--n-test 10000] [--out DIR] [--retry-failed] \\
+        [--recompute] [--dry-run] [--workers N] [--scheduler ADDR|FILE] [--group-size N]
+        [--no-progress]
+
+Each finished unit is one checksummed JSON record (``minde.repro.results``); a rerun skips finished
+units, retries failed ones only with ``--retry-failed``, and recomputes all with ``--recompute``.
+MINDE units that differ only in their seed run as groups (``minde.repro.units.group_units``): their
+models train in one batched computation, each on its own seed's data, and each unit still gets
+its own record (written when its group finishes). ``--group-size N`` caps a group at N units
+(1: no grouping); by default the cap is ``minde.training.default_group_size`` for the task.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from minde.config import BUDGETS
+from minde.repro import results as res
+from minde.repro.units import MINDE_METHODS, SweepArgumentError, Unit, group_units, run_group
+
+__all__ = ["SweepArgumentError", "SweepPlan", "parse_seeds", "resolve_tasks", "resolve_methods",
+           "plan_sweep", "run_sweep", "summary_table", "main", "TASK_GROUPS"]
+
+TASK_GROUPS = ("all", "benchmark", "highmi")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def parse_seeds(spec: str | int | Iterable[int]) -> list[int]:
+    """Parse "0-4", "0,2,5" or "0-2,7" (or an int / iterable) into sorted unique seeds >= 0."""
+    if isinstance(spec, int):
+        spec = str(spec)
+    if not isinstance(spec, str):
+        spec = ",".join(str(s) for s in spec)
+    seeds: set[int] = set()
+    for part in (p.strip() for p in spec.split(",")):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise SweepArgumentError(f"--seeds: cannot parse {part!r} in {spec!r}; use a range "
+                                     "'0-4', a list '0,2,5' or both '0-2,7' (non-negative ints)")
+        lo, hi = int(m[1]), int(m[2] if m[2] is not None else m[1])
+        if hi < lo:
+            raise SweepArgumentError(f"--seeds: empty range {part!r} (start > end); did you mean "
+                                     f"'{hi}-{lo}'?")
+        seeds.update(range(lo, hi + 1))
+    return sorted(seeds)
+
+
+def _split(spec: str | Iterable[str]) -> list[str]:
+    """Comma-separated string or iterable -> list of non-empty stripped items (order kept)."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    return list(dict.fromkeys(i.strip() for i in items if i.strip()))
+
+
+def resolve_tasks(spec: str | Iterable[str]) -> list[str]:
+    """Task ids from "ID[,ID...]" or a group (all | benchmark | highmi); validated by minde.bench.tasks."""
+    from minde.bench import tasks
+
+    items = _split(spec)
+    if not items:
+        raise SweepArgumentError(f"--tasks is empty; give task ids or one of {', '.join(TASK_GROUPS)}")
+    out: list[str] = []
+    for item in items:
+        if item in TASK_GROUPS:
+            out.extend(t.id for t in tasks.list_tasks(item))
+            continue
+        try:
+            tasks.get_task(item)
+        except (KeyError, ValueError) as exc:
+            raise SweepArgumentError(f"--tasks: {exc} (groups: {', '.join(TASK_GROUPS)})") from None
+        out.append(item)
+    return list(dict.fromkeys(out))
+
+
+def valid_methods() -> tuple[str, ...]:
+    """Unit methods: the two MINDE kinds, then every baseline of minde.bench.baselines."""
+    from minde.bench.baselines import BASELINES
+
+    return MINDE_METHODS + tuple(BASELINES)
+
+
+def resolve_methods(spec: str | Iterable[str]) -> list[str]:
+    """Methods from "m1,m2" or "all"; a MINDE unit yields both its variants (e.g. minde_c_sigma)."""
+    valid = valid_methods()
+    items = _split(spec)
+    if items == ["all"]:
+        return list(valid)
+    bad = [m for m in items if m not in valid]
+    if bad or not items:
+        hint = ("; the _sigma variants come with their minde_c / minde_j unit"
+                if any(m.endswith("_sigma") for m in bad) else "")
+        raise SweepArgumentError(f"--methods: unknown method(s) {bad or items}{hint}; valid: "
+                                 f"{', '.join(valid)} or all")
+    return items
+
+
+def _positive_sizes(name: str, spec: str | int | Iterable[int]) -> list[int]:
+    """Parse one or more positive integers ("10000" or "5000,10000")."""
+    items = _split(str(spec)) if isinstance(spec, (str, int)) else [str(s) for s in spec]
+    try:
+        sizes = [int(s) for s in items]
+    except ValueError:
+        raise SweepArgumentError(f"{name}: {spec!r} is not a positive integer (or a comma list "
+                                 "of them)") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise SweepArgumentError(f"{name}: sizes must be positive integers, got {spec!r}")
+    return sorted(set(sizes))
+
+
+def _check_out(root: Path) -> None:
+    """The results root must be (or be creatable as) a writable directory."""
+    probe = root
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise SweepArgumentError(f"--out: {probe} exists and is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise SweepArgumentError(f"--out: {probe} is not writable; choose another --out DIR")
+
+
+@dataclass
+class SweepPlan:
+    """Validated sweep: every requested unit and which of them will run now."""
+
+    experiment: str  # results go to <root>/<experiment>/<budget>/
+    budget: str  # smoke | quick | paper
+    root: Path  # results root (default data/results)
+    units: list[Unit]  # every requested unit
+    todo: list[Unit]  # units that will run
+    done: int = 0  # finished units skipped
+    failed_kept: int = 0  # failed units not retried (no --retry-failed)
+    keys: set = field(default_factory=set)  # keys of every requested unit
+
+
+def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
+               methods: str | Iterable[str], seeds: str | int | Iterable[int] = "0",
+               n_train: str | int | Iterable[int] | None = None, n_test: int | str | None = None,
+               out: str | os.PathLike | None = None, retry_failed: bool = False,
+               recompute: bool = False) -> SweepPlan:
+    """Validate every argument (before any work) and decide which units run."""
+    if not isinstance(experiment, str) or not _NAME.match(experiment):
+        raise SweepArgumentError(f"--experiment: {experiment!r} is not a valid name; use letters, "
+                                 "digits, '.', '_' or '-' (starting with a letter or digit)")
+    if budget not in BUDGETS:
+        raise SweepArgumentError(f"--budget: unknown budget {budget!r}; valid: {', '.join(BUDGETS)}")
+    b = BUDGETS[budget]
+    sizes = _positive_sizes("--n-train", n_train if n_train is not None else b.n_train)
+    n_te = _positive_sizes("--n-test", n_test if n_test is not None else b.n_test)
+    if len(n_te) != 1:
+        raise SweepArgumentError(f"--n-test: give one size, got {n_test!r}")
+    seed_list = parse_seeds(seeds)
+    root = Path(out) if out is not None else res.results_root()
+    _check_out(root)
+    method_list = resolve_methods(methods)
+    task_list = resolve_tasks(tasks)
+    from minde.bench.tasks import get_task
+
+    truth = {t: float(get_task(t).mi) for t in task_list}
+    units = [Unit(t, m, n, n_te[0], s, budget, truth[t])
+             for t in task_list for m in method_list for n in sizes for s in seed_list]
+    plan = SweepPlan(experiment, budget, root, units, [], keys={u.key for u in units})
+    existing = res.load_units(experiment, budget, root) if not recompute else {}
+    stale = [u for u in units if u.key in existing and existing[u.key].n_test != u.n_test]
+    if stale:
+        warnings.warn(f"{len(stale)} finished unit(s) used another n_test (e.g. {stale[0].label()}: "
+                      f"{existing[stale[0].key].n_test} vs {stale[0].n_test}); n_test is not part "
+                      "of the unit key, so they are kept; use --recompute to redo them", stacklevel=2)
+    for u in units:
+        rec = existing.get(u.key)
+        if rec is not None and rec.ok:
+            plan.done += 1
+        elif rec is not None and rec.status == "failed" and not retry_failed:
+            plan.failed_kept += 1
+        else:
+            plan.todo.append(u)
+    return plan
+
+
+def summary_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: units, MAE vs truth (nats), #within 0.1 nats, failures, mean seconds."""
+    if df.empty:
+        return pd.DataFrame(columns=["units", "mae", "within_0.1", "failed", "mean_seconds"])
+    ok = df["status"] == "ok"
+    g = df.assign(ok_err=df["abs_error"].where(ok), within=(df["abs_error"] <= 0.1) & ok,
+                  failed=~ok).groupby("variant", sort=False)
+    return pd.DataFrame({"units": g.size(), "mae": g["ok_err"].mean(), "within_0.1": g["within"].sum(),
+                         "failed": g["failed"].sum(), "mean_seconds": g["seconds"].mean()})
+
+
+def _describe(plan: SweepPlan, limit: int = 40) -> str:
+    """Text of a dry run: counts, then the units that would run."""
+    lines = [f"sweep {plan.experiment!r} budget={plan.budget}: {len(plan.units)} units, "
+             f"{plan.done} done, {plan.failed_kept} failed (kept; --retry-failed to rerun), "
+             f"{len(plan.todo)} to run; results in {res.unit_dir(plan.experiment, plan.budget, plan.root)}"]
+    lines += [f"  {u.label()}" for u in plan.todo[:limit]]
+    if 0 < limit < len(plan.todo):
+        lines.append(f"  ... and {len(plan.todo) - limit} more")
+    return "\n".join(lines)
+
+
+def _progress(total: int, enabled: bool):
+    """A tqdm bar over units (ETA included), or a no-op stand-in."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="unit", desc="sweep", disable=not enabled, dynamic_ncols=True)
+
+
+def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progress: bool,
+             group_size: int | None = None) -> dict:
+    """Run ``plan.todo``, writing each record as it arrives; returns run statistics."""
+    groups = group_units(plan.todo, max_size=group_size)
+    stats = {"ran": 0, "failed": 0, "devices": set()}
+    shown: dict = {}  # postfix of the bar: failed, and queued/running on Dask
+    bar = _progress(len(plan.todo), progress)
+
+    def on_record(rec: res.UnitRecord) -> None:
+        stats["ran"] += 1
+        try:
+            res.write_unit(plan.experiment, rec, plan.root)
+        except OSError as exc:  # disk full, permission denied: this unit fails, the sweep goes on
+            where = res.unit_dir(plan.experiment, plan.budget, plan.root)
+            print(f"FAILED to save {rec.task} {rec.method} n={rec.n_train} seed={rec.seed} in "
+                  f"{where}: {exc}", file=sys.stderr)
+            stats["failed"] += 1
+            stats["unsaved"] = stats.get("unsaved", 0) + 1
+        else:
+            stats["failed"] += rec.status != "ok"
+        stats["devices"].add(str(rec.extra.get("device", "")))
+        bar.set_postfix(failed=stats["failed"], **shown, refresh=False)
+        bar.update(1)
+
+    try:
+        if not groups:  # nothing to do: don't start a cluster
+            pass
+        elif workers is None and scheduler is None:
+            for group in groups:
+                for rec in run_group(group):
+                    on_record(rec)
+        else:
+            from minde.repro.cluster import run_groups_on_dask
+
+            run_groups_on_dask(groups, on_record, workers=workers, scheduler=scheduler,
+                               status=shown)
+    finally:
+        bar.close()
+    return stats
+
+
+def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods: str | Iterable[str],
+              seeds: str | int | Iterable[int] = "0", n_train: str | int | Iterable[int] | None = None,
+              n_test: int | str | None = None, out: str | os.PathLike | None = None,
+              retry_failed: bool = False, recompute: bool = False, dry_run: bool = False,
+              workers: int | None = None, scheduler: str | None = None, progress: bool = True,
+              echo: Callable[[str], None] = print, group_size: int | None = None) -> pd.DataFrame:
+    """Run a sweep and return the tidy rows (``minde.repro.results.TIDY_COLUMNS``) of its units.
+
+    Estimates and truths are in nats; one row per variant (minde_c gives minde_c and
+    minde_c_sigma). With ``dry_run`` nothing is computed or written and the rows of units
+    already on disk are returned. ``workers``: embedded Dask cluster of that many processes;
+    ``scheduler``: address or scheduler file of an existing Dask cluster. ``group_size``: at
+    most this many MINDE seeds per batched group (None: ``default_group_size``; 1: no grouping).
+    """
+    from minde.repro.cluster import check_dask_args
+
+    check_dask_args(workers, scheduler)
+    if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int)
+                                   or group_size < 1):
+        raise SweepArgumentError(f"--group-size: must be a positive integer, got {group_size!r}")
+    plan = plan_sweep(experiment, budget, tasks, methods, seeds, n_train, n_test, out,
+                      retry_failed, recompute)
+    echo(_describe(plan, limit=40 if dry_run else 0))
+    if not dry_run:
+        res.clean_stale_temps(experiment, budget, plan.root)
+        start = time.perf_counter()
+        stats = _execute(plan, workers, scheduler, progress, group_size)
+        where = scheduler or (f"local dask x{workers}" if workers else "in-process")
+        meta = res.unit_dir(experiment, budget, plan.root) / "meta.json"
+        try:
+            if stats["ran"] or not meta.exists():
+                res.write_meta(experiment, budget, plan.root, device=sorted(stats["devices"] - {""}),
+                               executor=where, last_sweep_units=stats["ran"],
+                               last_sweep_seconds=round(time.perf_counter() - start, 3))
+        except OSError as exc:
+            print(f"warning: could not write {meta}: {exc}", file=sys.stderr)
+    try:
+        df = res.aggregate(experiment, budget, plan.root, write=not dry_run)
+    except OSError as exc:  # results.csv not writable: the unit records are still the truth
+        print(f"warning: could not write results.csv: {exc}", file=sys.stderr)
+        df = res.aggregate(experiment, budget, plan.root, write=False)
+    keys = list(zip(df["task"], df["method"], df["n_train"], df["seed"]))
+    out = df[[k in plan.keys for k in keys]].reset_index(drop=True)
+    out.attrs["unsaved"] = 0 if dry_run else stats.get("unsaved", 0)
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command-line interface of ``python -m minde.sweep``."""
+    p = argparse.ArgumentParser(prog="python -m minde.sweep", description=__doc__.split("\n")[0])
+    p.add_argument("--experiment", required=True, help="results go to OUT/EXPERIMENT/BUDGET/")
+    p.add_argument("--budget", required=True, help=f"one of {', '.join(BUDGETS)}")
+    p.add_argument("--tasks", required=True, help="ID[,ID...] or all | benchmark | highmi")
+    p.add_argument("--methods", required=True, help="minde_c,minde_j,<baselines> or all")
+    p.add_argument("--seeds", default="0", help="e.g. 0-4, 0,2,5 (data seed = model seed)")
+    p.add_argument("--n-train", default=None, help="training size(s), e.g. 10000 or 5000,10000")
+    p.add_argument("--n-test", default=None, help="test size (default: the budget's)")
+    p.add_argument("--out", default=None, help=f"results root (default {res.results_root()})")
+    p.add_argument("--retry-failed", action="store_true", help="rerun units recorded as failed")
+    p.add_argument("--recompute", action="store_true", help="rerun every unit, even finished ones")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, compute nothing")
+    p.add_argument("--workers", type=int, default=None, help="embedded Dask cluster, N processes")
+    p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT or scheduler-file path")
+    p.add_argument("--group-size", type=int, default=None,
+                   help="at most N MINDE seeds trained as one batch (default: auto; 1: no grouping)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; exit status 0 if every requested unit is ok, 1 if any failed, 2 on bad args."""
+    a = _parser().parse_args(argv)
+    try:
+        df = run_sweep(a.experiment, a.budget, a.tasks, a.methods, a.seeds, a.n_train, a.n_test,
+                       a.out, a.retry_failed, a.recompute, a.dry_run, a.workers, a.scheduler,
+                       progress=not a.no_progress, group_size=a.group_size)
+    except SweepArgumentError as exc:
+        print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
+        return 2
+    if a.dry_run:
+        return 0
+    with pd.option_context("display.width", 120, "display.float_format", "{:.4f}".format):
+        print(summary_table(df).to_string())
+    failed = df.loc[df["status"] != "ok"].drop_duplicates(["task", "method", "n_train", "seed"])
+    for _, r in failed.head(20).iterrows():
+        print(f"FAILED {r.task} {r.method} n={r.n_train} seed={r.seed}: {r.error}", file=sys.stderr)
+    if df.attrs.get("unsaved"):
+        print(f"{df.attrs['unsaved']} unit(s) could not be saved (see FAILED lines above); "
+              f"free space or fix permissions, then rerun to compute them", file=sys.stderr)
+    return 1 if len(failed) or df.attrs.get("unsaved") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

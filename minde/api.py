@@ -74,7 +74,9 @@ class MINDE:
                  batch_size: int | None = None, lr: float | None = None, hidden: int | None = None,
                  importance_sampling: bool = True, sigma: float = 1.0, mc_iter: int | None = None,
                  seed: int = 0, n_seeds: int = 1, device: str = "auto", progress: bool = True,
-                 n_threads: int | None = None, eval_batch_size: int = 8192) -> None:
+                 n_threads: int | None = None, eval_batch_size: int = 8192,
+                 ema_decay: float | None = None, lr_schedule: str | None = None,
+                 warmup: float | None = None, train_importance_sampling: bool | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
         self.budget = get_budget(budget)
@@ -89,12 +91,17 @@ class MINDE:
             raise ValueError(f"hidden must be a positive multiple of 8, got {hidden!r}")
         self.kind, self.sigma, self.seed, self.n_seeds = kind, float(sigma), int(seed), int(n_seeds)
         self.importance_sampling, self.progress, self.n_threads = importance_sampling, progress, n_threads
-        self._overrides = dict(steps=steps, batch_size=batch_size, lr=lr, mc_iter=mc_iter)
+        self._overrides = dict(steps=steps, batch_size=batch_size, lr=lr, mc_iter=mc_iter,
+                               ema_decay=ema_decay, lr_schedule=lr_schedule, warmup=warmup)
         resolve_settings(self.budget, 1, 10**6, **self._overrides)  # validate overrides early
         self.hidden, self.eval_batch_size = hidden, eval_batch_size
         self.device = resolve_device(device)
         self.sde = VPSDE()
-        self.sampler = make_sampler(importance_sampling, self.sde)
+        self.sampler = make_sampler(importance_sampling, self.sde)  # t at estimation
+        train_is = (train_importance_sampling if train_importance_sampling is not None
+                    else self.budget.train_importance_sampling)
+        self.train_importance_sampling = importance_sampling if train_is is None else bool(train_is)
+        self.train_sampler = make_sampler(self.train_importance_sampling, self.sde)  # t in training
         self.net: ScoreNet | None = None
         self.train_result: TrainResult | None = None
 
@@ -110,7 +117,7 @@ class MINDE:
         gens = [make_generator(s, _STREAM_TRAIN, self.device) for s in self.seeds]
         self.train_result = train_score_net(
             self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
-            sampler=self.sampler, generators=gens, progress=self.progress,
+            sampler=self.train_sampler, generators=gens, progress=self.progress,
             desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}")
         self.hidden_used = hidden
         return self
@@ -161,7 +168,8 @@ class MINDE:
             entropies=entropies, mi_per_seed=mi_k.tolist(), mi_sigma_per_seed=mis_k.tolist(),
             mi_seed_std=_seed_std(mi_k), mi_sigma_seed_std=_seed_std(mis_k),
             settings=dict(asdict(self.settings), hidden=self.hidden_used, sigma=self.sigma,
-                          importance_sampling=self.importance_sampling, n_seeds=self.n_seeds, ema=ema,
+                          importance_sampling=self.importance_sampling,
+                          train_importance_sampling=self.train_importance_sampling, n_seeds=self.n_seeds, ema=ema,
                           seeds=self.seeds, device=str(self.device), budget=self.budget.name),
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start)
 
@@ -219,8 +227,9 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
     prepared = [m._prepare(x, y) for m, (x, y) in zip(models, train)]
     for m, (data, hidden) in zip(models, prepared):
         same = (m.kind, m.n_seeds, m.settings, hidden, m.dims, m.device, m.importance_sampling,
-                data.shape[0]) == (first.kind, 1, first.settings, prepared[0][1], first.dims,
-                                   first.device, first.importance_sampling, prepared[0][0].shape[0])
+                m.train_importance_sampling, data.shape[0]) == (
+            first.kind, 1, first.settings, prepared[0][1], first.dims, first.device,
+            first.importance_sampling, first.train_importance_sampling, prepared[0][0].shape[0])
         if not same:
             raise ValueError("a group needs single-seed models of one kind, budget, device and "
                              "sampler, and training sets of one size and dims; model of seed "
@@ -231,7 +240,7 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
     data = torch.stack([p[0] for p in prepared])  # (K, n, D)
     gens = [make_generator(s, _STREAM_TRAIN, first.device) for s in seeds]
     res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
-                          sampler=first.sampler, generators=gens, progress=first.progress,
+                          sampler=first.train_sampler, generators=gens, progress=first.progress,
                           desc=f"MINDE-{first.kind.upper()} group x{len(models)}")
     for k, m in enumerate(models):
         m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings"]
+__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings", "LR_SCHEDULES"]
+
+LR_SCHEDULES = ("constant", "cosine", "linear")
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,9 @@ class Budget:
     mc_iter: int  # Monte Carlo passes over the test set
     n_train: int  # default training-set size for benchmark experiments
     n_test: int  # default test-set size for benchmark experiments
+    lr_schedule: str = "constant"  # constant | cosine | linear (decay to 0 over training)
+    warmup: float = 0.0  # fraction of steps with a linear learning-rate warm-up from 0
+    train_importance_sampling: bool | None = None  # t in training: None = as in estimation
 
 
 BUDGETS: dict[str, Budget] = {
@@ -54,11 +59,14 @@ class TrainSettings:
     lr: float  # Adam learning rate
     ema_decay: float  # EMA decay
     mc_iter: int  # Monte Carlo passes at estimation
+    lr_schedule: str = "constant"  # constant | cosine | linear (to 0 at the last step)
+    warmup_steps: int = 0  # linear warm-up from 0 to lr over the first steps
 
 
 def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | None = None,
                      batch_size: int | None = None, lr: float | None = None,
-                     mc_iter: int | None = None) -> TrainSettings:
+                     mc_iter: int | None = None, ema_decay: float | None = None,
+                     lr_schedule: str | None = None, warmup: float | None = None) -> TrainSettings:
     """Apply docs/method.md §7's rules for d_x and n_train, then explicit overrides."""
     small = dim_x <= 5
     bs = batch_size or budget.batch_size or (128 if small else 256)
@@ -71,9 +79,19 @@ def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | N
             steps = int(epochs) * math.ceil(n_train / bs)
     lr = lr if lr is not None else budget.lr if budget.lr is not None else (1e-3 if small else 2e-3)
     mc = mc_iter if mc_iter is not None else budget.mc_iter
+    ema = ema_decay if ema_decay is not None else budget.ema_decay
+    schedule = lr_schedule if lr_schedule is not None else budget.lr_schedule
+    frac = warmup if warmup is not None else budget.warmup
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+    if not 0 <= frac < 1:
+        raise ValueError(f"warmup must be a fraction of the steps in [0, 1), got {frac!r}")
+    if not 0 <= ema < 1:
+        raise ValueError(f"ema_decay must be in [0, 1), got {ema!r}")
     for name, val in (("steps", steps), ("batch_size", bs), ("mc_iter", mc)):
         if int(val) != val or val < 1:
             raise ValueError(f"{name} must be a positive integer, got {val!r}")
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return TrainSettings(int(steps), int(bs), float(lr), budget.ema_decay, int(mc))
+    return TrainSettings(int(steps), int(bs), float(lr), float(ema), int(mc), schedule,
+                         int(round(frac * int(steps))))

@@ -1,4 +1,4 @@
-"""``python -m minde``: the command line of ``minde.cli`` (issue 7)."""
+"""``python -m minde``: the command line of ``minde.cli``."""
 import sys
 
 from .cli import main

@@ -1,4 +1,4 @@
-"""The ``minde`` command line: estimate MI from files, list tasks, write task samples (issue 7).
+"""The ``minde`` command line: estimate MI from files, list tasks, write task samples.
 
     minde estimate DATA [--x COLS] [--y COLS] [--y-file FILE] [--kind c|j|both] [--budget B]
                    [--seeds K] [--seed S] [--test-size F] [--device D] [--bits] [--json]
@@ -41,7 +41,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the three subcommands (issue 7)."""
+    """The argument parser of the three subcommands."""
     p = _Parser(prog="minde", description="MINDE mutual information estimation (ICLR 2024).")
     p.add_argument("--traceback", action="store_true", help="show tracebacks of unexpected errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -124,7 +124,7 @@ def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, n_test: i
 
 def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[int, int],
             seconds: dict[str, float]) -> dict[str, Any]:
-    """The machine-readable record: settings, data, versions, timings, estimates (issue 7)."""
+    """The machine-readable record: settings, data, versions, timings, estimates."""
     scale = 1 / _LN2 if args.bits else 1.0
     estimates: dict[str, Any] = {}
     for kind, r in results.items():
@@ -195,7 +195,7 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    """``minde estimate``: read X and Y, fit MINDE per kind, report (issue 7)."""
+    """``minde estimate``: read X and Y, fit MINDE per kind, report."""
     start = time.perf_counter()
     if args.out is not None and not Path(args.out).parent.is_dir():
         raise InputError(f"--out folder does not exist: {Path(args.out).parent}")
@@ -210,7 +210,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    """``minde tasks``: list task ids, dims and true MI in nats (SPEC §2.1, §2.3)."""
+    """``minde tasks``: list task ids, dims and true MI in nats (docs/method.md §8, §10)."""
     from minde.bench import tasks
 
     infos = tasks.list_tasks(args.group)
@@ -227,7 +227,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """``minde sample``: write n rows of a task as FILE.npz with arrays x and y (SPEC §2.1)."""
+    """``minde sample``: write n rows of a task as FILE.npz with arrays x and y (docs/method.md §8)."""
     from minde.bench import tasks
 
     if args.n < 1:
@@ -247,7 +247,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``minde`` console script; returns the exit status (issue 7)."""
+    """Entry point of the ``minde`` console script; returns the exit status."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -1,15 +1,17 @@
-"""Training/estimation budgets (SPEC §1.7) as frozen dataclasses, and the rules that resolve them."""
+"""Training/estimation budgets (docs/method.md §7) as frozen dataclasses, and the rules that resolve them."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings"]
+__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings", "LR_SCHEDULES"]
+
+LR_SCHEDULES = ("constant", "cosine", "linear")
 
 
 @dataclass(frozen=True)
 class Budget:
-    """A named compute budget; None fields follow the paper's rules of SPEC §1.7."""
+    """A named compute budget; None fields follow the paper's rules of docs/method.md §7."""
 
     name: str  # smoke | quick | paper
     steps: int | None  # fixed number of optimiser steps; None: epochs below
@@ -21,6 +23,9 @@ class Budget:
     mc_iter: int  # Monte Carlo passes over the test set
     n_train: int  # default training-set size for benchmark experiments
     n_test: int  # default test-set size for benchmark experiments
+    lr_schedule: str = "constant"  # constant | cosine | linear (decay to 0 over training)
+    warmup: float = 0.0  # fraction of steps with a linear learning-rate warm-up from 0
+    train_importance_sampling: bool | None = None  # t in training: None = as in estimation
 
 
 BUDGETS: dict[str, Budget] = {
@@ -30,7 +35,7 @@ BUDGETS: dict[str, Budget] = {
     # ~30 s per 1v1 model on one free CPU thread; within ~0.05 nats on the 1v1 Gaussian
     "quick": Budget("quick", steps=10_000, epochs_small=None, epochs_large=None, batch_size=None,
                     lr=None, ema_decay=0.999, mc_iter=10, n_train=10_000, n_test=10_000),
-    # the paper's protocol (SPEC §1.7)
+    # the paper's protocol (docs/method.md §7)
     "paper": Budget("paper", steps=None, epochs_small=500, epochs_large=750, batch_size=None,
                     lr=None, ema_decay=0.999, mc_iter=10, n_train=100_000, n_test=10_000),
 }
@@ -54,12 +59,15 @@ class TrainSettings:
     lr: float  # Adam learning rate
     ema_decay: float  # EMA decay
     mc_iter: int  # Monte Carlo passes at estimation
+    lr_schedule: str = "constant"  # constant | cosine | linear (to 0 at the last step)
+    warmup_steps: int = 0  # linear warm-up from 0 to lr over the first steps
 
 
 def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | None = None,
                      batch_size: int | None = None, lr: float | None = None,
-                     mc_iter: int | None = None) -> TrainSettings:
-    """Apply SPEC §1.7's rules for d_x and n_train, then explicit overrides."""
+                     mc_iter: int | None = None, ema_decay: float | None = None,
+                     lr_schedule: str | None = None, warmup: float | None = None) -> TrainSettings:
+    """Apply docs/method.md §7's rules for d_x and n_train, then explicit overrides."""
     small = dim_x <= 5
     bs = batch_size or budget.batch_size or (128 if small else 256)
     bs = min(bs, n_train)
@@ -71,9 +79,19 @@ def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | N
             steps = int(epochs) * math.ceil(n_train / bs)
     lr = lr if lr is not None else budget.lr if budget.lr is not None else (1e-3 if small else 2e-3)
     mc = mc_iter if mc_iter is not None else budget.mc_iter
+    ema = ema_decay if ema_decay is not None else budget.ema_decay
+    schedule = lr_schedule if lr_schedule is not None else budget.lr_schedule
+    frac = warmup if warmup is not None else budget.warmup
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+    if not 0 <= frac < 1:
+        raise ValueError(f"warmup must be a fraction of the steps in [0, 1), got {frac!r}")
+    if not 0 <= ema < 1:
+        raise ValueError(f"ema_decay must be in [0, 1), got {ema!r}")
     for name, val in (("steps", steps), ("batch_size", bs), ("mc_iter", mc)):
         if int(val) != val or val < 1:
             raise ValueError(f"{name} must be a positive integer, got {val!r}")
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    return TrainSettings(int(steps), int(bs), float(lr), budget.ema_decay, int(mc))
+    return TrainSettings(int(steps), int(bs), float(lr), float(ema), int(mc), schedule,
+                         int(round(frac * int(steps))))

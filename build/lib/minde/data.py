@@ -86,7 +86,7 @@ def train_test_split(x: np.ndarray, y: np.ndarray, test_size: float, seed: int
 
 @dataclass(frozen=True)
 class Standardiser:
-    """Per-dimension standardisation with training statistics (SPEC §1.7)."""
+    """Per-dimension standardisation with training statistics (docs/method.md §7)."""
 
     mean: np.ndarray  # (d,)
     scale: np.ndarray  # (d,) standard deviations

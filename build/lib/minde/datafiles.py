@@ -1,4 +1,4 @@
-"""Reading X and Y from user files for the command line (issue 7; SPEC §1.7 data preparation).
+"""Reading X and Y from user files for the command line (docs/method.md §7 data preparation).
 
 Formats: ``.npy`` (one array; columns chosen by index), ``.npz`` (named arrays), ``.csv`` /
 ``.tsv`` (columns chosen by header name or index; a header row is assumed when the first row
@@ -37,7 +37,7 @@ class Columns:
 
 
 def parse_columns(spec: str, names: list[str] | None, n_cols: int, what: str) -> list[int]:
-    """Column indices for a spec such as ``a,b``, ``0:3``, ``0,2,5`` or ``-1`` (issue 7).
+    """Column indices for a spec such as ``a,b``, ``0:3``, ``0,2,5`` or ``-1``.
 
     Items are separated by commas; each item is a header name (exact match first), an integer
     index (negative counts from the end) or a Python-style range ``start:stop``.
@@ -241,7 +241,7 @@ def _check_rows(col: Columns, var: str) -> None:
 
 def load_xy(data: str | Path, x_spec: str | None = None, y_spec: str | None = None,
             y_file: str | Path | None = None, min_rows: int = 2) -> tuple[Columns, Columns]:
-    """Read X: (n, d_x) and Y: (n, d_y) from one file (by columns) or two files (issue 7).
+    """Read X: (n, d_x) and Y: (n, d_y) from one file (by columns) or two files.
 
     One file: ``--x``/``--y`` choose columns (names or indices); a missing one is the remaining
     columns; with neither, a two-column table is read as X = column 0, Y = column 1. For .npz

@@ -1,4 +1,4 @@
-"""Monte Carlo estimation engine: runs a noise predictor under each role mask (SPEC §1.3-§1.4).
+"""Monte Carlo estimation engine: runs a noise predictor under each role mask (docs/method.md §3-§4).
 
 The engine is agnostic to where the noise predictions come from: a trained ``ScoreNet`` (through
 ``network_noise_fn``) or the closed-form Gaussian oracle of ``minde.bench.gaussian`` share the
@@ -19,7 +19,7 @@ __all__ = ["NoiseFn", "TERMS", "estimate_terms"]
 
 NoiseFn = Callable[[torch.Tensor, torch.Tensor, Mask], torch.Tensor]
 
-# Masks used at estimation time (SPEC §1.3) and the per-sample terms each kind produces.
+# Masks used at estimation time (docs/method.md §3) and the per-sample terms each kind produces.
 EVAL_MASKS: dict[str, dict[str, Mask]] = {
     "c": {"X": Mask((DIFFUSED, MARGINALISED)), "X|Y": Mask((DIFFUSED, CONDITIONING))},
     "j": {"XY": Mask((DIFFUSED, DIFFUSED)), "X|Y": Mask((DIFFUSED, CONDITIONING)),

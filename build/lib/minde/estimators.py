@@ -1,4 +1,4 @@
-"""The MI and entropy formulas of MINDE as pure tensor functions (SPEC §1.2-§1.4).
+"""The MI and entropy formulas of MINDE as pure tensor functions (docs/method.md §2-§4).
 
 All work on the noise scale: with s = -eps_hat/sigma_t, 1/2 g^2 ||s_a - s_b||^2 equals
 1/2 (g^2/sigma_t^2) ||eps_a - eps_b||^2, and the time sampler's ``weight(t)`` already contains
@@ -23,7 +23,7 @@ def score_gap(eps_a: torch.Tensor, eps_b: torch.Tensor, weight: torch.Tensor) ->
 
 
 def reference_noise(x_t: torch.Tensor, sigma_t: torch.Tensor, chi_t: torch.Tensor) -> torch.Tensor:
-    """Score of the diffused reference N(0, chi_t I), -x_t/chi_t, on the noise scale (SPEC §1.4).
+    """Score of the diffused reference N(0, chi_t I), -x_t/chi_t, on the noise scale (docs/method.md §4).
 
     Returned as the equivalent noise prediction sigma_t x_t / chi_t (since eps = -sigma_t s).
     x_t: (..., B, d); sigma_t, chi_t: (..., B).
@@ -33,12 +33,12 @@ def reference_noise(x_t: torch.Tensor, sigma_t: torch.Tensor, chi_t: torch.Tenso
 
 def reference_gap(eps: torch.Tensor, x_t: torch.Tensor, sigma_t: torch.Tensor,
                   chi_t: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """weight * 1/2 ||eps - eps_ref||^2: the integrand of -e_* in SPEC §1.3 (per sample)."""
+    """weight * 1/2 ||eps - eps_ref||^2: the integrand of -e_* in docs/method.md §3 (per sample)."""
     return score_gap(eps, reference_noise(x_t, sigma_t, chi_t), weight)
 
 
 def mi_inside(eps_a: torch.Tensor, eps_b: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """MINDE-C or MINDE-J ("difference inside", SPEC §1.3), per sample.
+    """MINDE-C or MINDE-J ("difference inside", docs/method.md §3), per sample.
 
     MINDE-C: eps_a = conditional eps_{X|Y}, eps_b = marginal eps_X (X dims only).
     MINDE-J: eps_a = joint eps_{XY}, eps_b = [eps_{X|Y}, eps_{Y|X}] (all dims).
@@ -47,23 +47,23 @@ def mi_inside(eps_a: torch.Tensor, eps_b: torch.Tensor, weight: torch.Tensor) ->
 
 
 def mi_sigma_c(gap_marginal: torch.Tensor, gap_conditional: torch.Tensor) -> torch.Tensor:
-    """MINDE-C(sigma) = e_X - e_{X|Y} = gap_{X|Y} - gap_X with gap = -e (SPEC §1.3)."""
+    """MINDE-C(sigma) = e_X - e_{X|Y} = gap_{X|Y} - gap_X with gap = -e (docs/method.md §3)."""
     return gap_conditional - gap_marginal
 
 
 def mi_sigma_j(gap_joint: torch.Tensor, gap_x_given_y: torch.Tensor,
                gap_y_given_x: torch.Tensor) -> torch.Tensor:
-    """MINDE-J(sigma) = e_{XY} - e_{X|Y} - e_{Y|X} with gap = -e (SPEC §1.3)."""
+    """MINDE-J(sigma) = e_{XY} - e_{X|Y} - e_{Y|X} with gap = -e (docs/method.md §3)."""
     return gap_x_given_y + gap_y_given_x - gap_joint
 
 
 def gaussian_reference_constant(dim: int, sigma: float, mean_sq_norm: float, chi_T: float) -> float:
-    """N/2 log(2 pi sigma^2) + E||x_0||^2/(2 sigma^2) - KL(p_T || N(0, chi_T I)) (SPEC §1.2)."""
+    """N/2 log(2 pi sigma^2) + E||x_0||^2/(2 sigma^2) - KL(p_T || N(0, chi_T I)) (docs/method.md §2)."""
     kl_T = 0.5 * dim * (math.log(chi_T) - 1.0 + 1.0 / chi_T)
     return 0.5 * dim * math.log(2 * math.pi * sigma**2) + mean_sq_norm / (2 * sigma**2) - kl_T
 
 
 def entropy_from_gap(mean_gap: float, dim: int, sigma: float, mean_sq_norm: float,
                      chi_T: float) -> float:
-    """H(p) in nats from the mean reference gap E int 1/2 g^2 ||s_p - s_ref||^2 (SPEC §1.2)."""
+    """H(p) in nats from the mean reference gap E int 1/2 g^2 ||s_p - s_ref||^2 (docs/method.md §2)."""
     return gaussian_reference_constant(dim, sigma, mean_sq_norm, chi_T) - mean_gap

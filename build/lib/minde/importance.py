@@ -1,4 +1,4 @@
-"""Sampling of t for training and Monte Carlo estimation (SPEC §1.4).
+"""Sampling of t for training and Monte Carlo estimation (docs/method.md §4).
 
 Two samplers share one interface: ``sample(shape, generator)`` draws t, and ``weight(t)`` is the
 factor that turns 1/2 ||eps_a - eps_b||^2 (raw noise outputs) into an unbiased-in-t estimate of
@@ -18,7 +18,7 @@ __all__ = ["ImportanceSampler", "UniformSampler", "TimeSampler", "make_sampler"]
 
 @dataclass(frozen=True)
 class UniformSampler:
-    """t ~ U[eps, T]; weight (T - eps) g(t)^2 / sigma_t^2 (SPEC §1.4, uniform)."""
+    """t ~ U[eps, T]; weight (T - eps) g(t)^2 / sigma_t^2 (docs/method.md §4, uniform)."""
 
     sde: VPSDE = field(default_factory=VPSDE)  # forward process whose g and sigma_t are used
     eps: float = 1e-5  # lower end of the time interval
@@ -36,7 +36,7 @@ class UniformSampler:
 
 @dataclass(frozen=True)
 class ImportanceSampler:
-    """t ~ q(t) proportional to beta(t)/sigma_t^2 on [t_eps, T], constant below (SPEC §1.4).
+    """t ~ q(t) proportional to beta(t)/sigma_t^2 on [t_eps, T], constant below (docs/method.md §4).
 
     With r(t) = beta(t)/sigma_t^2, B(t) = int_0^t beta and A(t) = log(1 - e^{-B}) + B (so
     A' = r), the unnormalised CDF is F(t) = t r(t_eps) below t_eps and
@@ -99,6 +99,6 @@ TimeSampler = ImportanceSampler | UniformSampler
 
 
 def make_sampler(importance_sampling: bool, sde: VPSDE | None = None) -> TimeSampler:
-    """The paper's default (importance sampling) or uniform t (SPEC §1.4)."""
+    """The paper's default (importance sampling) or uniform t (docs/method.md §4)."""
     sde = sde or VPSDE()
     return ImportanceSampler(sde) if importance_sampling else UniformSampler(sde)

@@ -1,4 +1,4 @@
-"""Variable roles and the multi-time mask trick (SPEC §1.5).
+"""Variable roles and the multi-time mask trick (docs/method.md §5).
 
 Every variable (X, Y) takes one role per mini-batch: diffused (input x_t, time entry t, its noise is
 a regression target), conditioning (input clean x_0, time entry 0) or marginalised (input zeros,
@@ -23,7 +23,7 @@ MARGINALISED: Role = "marginalised"
 
 @dataclass(frozen=True)
 class Mask:
-    """One assignment of roles to the variables (X, Y) (SPEC §1.5)."""
+    """One assignment of roles to the variables (X, Y) (docs/method.md §5)."""
 
     roles: tuple[Role, ...]  # role of each variable, in the order (X, Y)
 
@@ -33,7 +33,7 @@ class Mask:
             raise ValueError(f"unknown role(s) {bad}; use diffused, conditioning, marginalised")
 
 
-# Training masks and their probabilities per kind (SPEC §1.5).
+# Training masks and their probabilities per kind (docs/method.md §5).
 KIND_MASKS: dict[str, tuple[tuple[Mask, float], ...]] = {
     "c": ((Mask((DIFFUSED, MARGINALISED)), 0.5), (Mask((DIFFUSED, CONDITIONING)), 0.5)),
     "j": ((Mask((DIFFUSED, DIFFUSED)), 0.5), (Mask((DIFFUSED, CONDITIONING)), 0.25),
@@ -43,7 +43,7 @@ KIND_MASKS: dict[str, tuple[tuple[Mask, float], ...]] = {
 
 @dataclass(frozen=True)
 class MaskTable:
-    """Masks expanded to per-dimension and per-variable tensors (SPEC §1.5).
+    """Masks expanded to per-dimension and per-variable tensors (docs/method.md §5).
 
     diff_dim/cond_dim: (M, D) 0/1 floats; time_mul/time_add: (M, V) so that the time entry of a
     variable is t * time_mul + time_add (t, 0 or 1); loss_dim: (M, D) equals
@@ -103,7 +103,7 @@ def _mask_rows(mask: Mask, dims: tuple[int, ...], total: int) -> tuple[list[floa
 
 def build_inputs(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
                  table: MaskTable) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network inputs for the roles in ``table`` (SPEC §1.5).
+    """Network inputs for the roles in ``table`` (docs/method.md §5).
 
     x0, x_t: (..., B, D) clean and diffused data; t: (..., B); table: gathered to (..., D)/(..., V).
     Returns z_in (..., B, D) = x_t on diffused dims, x0 on conditioning dims, 0 otherwise, and the

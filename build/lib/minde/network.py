@@ -1,4 +1,4 @@
-"""The paper-era score network (SPEC §1.6), as K independent models with stacked weights.
+"""The paper-era score network (docs/method.md §6), as K independent models with stacked weights.
 
 Every parameter carries a leading model axis K so that K seeds train in one batched computation
 (batched matmuls); K = 1 is the ordinary single network. The public ``forward`` takes z: (K, B, D)
@@ -20,18 +20,18 @@ from torch import nn
 __all__ = ["ScoreNet", "default_hidden"]
 
 Params = dict[str, torch.Tensor]
-GROUPS = 8  # GroupNorm groups (SPEC §1.6)
+GROUPS = 8  # GroupNorm groups (docs/method.md §6)
 GN_EPS = 1e-5  # GroupNorm epsilon (PyTorch's default)
 EVAL_ELEMENTS = 2**19  # largest K * samples * hidden per forward chunk in ``forward``
 
 
 def default_hidden(dim: int) -> int:
-    """Hidden width rule of SPEC §1.6: 64 if D <= 10, 128 if D <= 50, else 256."""
+    """Hidden width rule of docs/method.md §6: 64 if D <= 10, 128 if D <= 50, else 256."""
     return 64 if dim <= 10 else 128 if dim <= 50 else 256
 
 
 class ScoreNet(nn.Module):
-    """K stacked copies of the MINDE MLP score network (SPEC §1.6)."""
+    """K stacked copies of the MINDE MLP score network (docs/method.md §6)."""
 
     def __init__(self, dim: int, n_vars: int, hidden: int, n_models: int = 1,
                  seeds: list[int] | None = None) -> None:
@@ -119,7 +119,7 @@ def _linear(x: torch.Tensor, p: Params, name: str) -> torch.Tensor:
 
 
 class _GroupNormCB(torch.autograd.Function):
-    """GroupNorm statistics and normalisation of x: (K, G, S, B) over S (SPEC §1.6), no affine."""
+    """GroupNorm statistics and normalisation of x: (K, G, S, B) over S (docs/method.md §6), no affine."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]

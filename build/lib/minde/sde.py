@@ -1,4 +1,4 @@
-"""VP-SDE forward process (SPEC §1.1): beta(t) linear, x_t = k_t x_0 + sigma_t eps."""
+"""VP-SDE forward process (docs/method.md §1): beta(t) linear, x_t = k_t x_0 + sigma_t eps."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ __all__ = ["VPSDE"]
 
 @dataclass(frozen=True)
 class VPSDE:
-    """Variance-preserving SDE dx = -1/2 beta(t) x dt + sqrt(beta(t)) dW on [0, T] (SPEC §1.1)."""
+    """Variance-preserving SDE dx = -1/2 beta(t) x dt + sqrt(beta(t)) dW on [0, T] (docs/method.md §1)."""
 
     beta_min: float = 0.1  # beta(0)
     beta_max: float = 20.0  # beta(T)
@@ -57,6 +57,6 @@ class VPSDE:
         return mean + append_dims(std, x.ndim) * eps
 
     def chi_t(self, t: torch.Tensor, sigma: float) -> torch.Tensor:
-        """Variance chi_t = k_t^2 sigma^2 + sigma_t^2 of N(0, sigma^2) pushed to time t (SPEC §1.2)."""
+        """Variance chi_t = k_t^2 sigma^2 + sigma_t^2 of N(0, sigma^2) pushed to time t (docs/method.md §2)."""
         k2 = torch.exp(2.0 * self.log_k(t))
         return k2 * sigma**2 + (1.0 - k2)

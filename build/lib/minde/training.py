@@ -1,4 +1,4 @@
-"""A plain training loop for K stacked score networks (SPEC §1.5, §1.7).
+"""A plain training loop for K stacked score networks (docs/method.md §5, §7).
 
 Randomness is drawn per model from that model's own generator, in chunks of steps, so that model
 k of a K-batch sees exactly the data order, masks, t and noise of a single run with the same seed.
@@ -21,7 +21,7 @@ from .masks import MaskTable, build_inputs, loss_weights
 from .network import ScoreNet
 from .sde import VPSDE
 
-__all__ = ["TrainResult", "TrainingDivergedError", "train_score_net", "default_group_size"]
+__all__ = ["TrainResult", "TrainingDivergedError", "train_score_net", "default_group_size", "lr_factors"]
 
 
 CPU_GROUP_ELEMENTS = 2**16  # largest K * batch * hidden trained as one batch on a CPU
@@ -131,6 +131,27 @@ class _FlatParams:
         return torch.cat([g.reshape(-1) for g in grads] + [self.pad])
 
 
+def lr_factors(settings: TrainSettings) -> list[float] | None:
+    """Learning-rate multiplier of every step (docs/method.md §7), or None for a constant rate.
+
+    A linear warm-up from 0 over ``warmup_steps`` (step s gets (s + 1) / warmup_steps), then
+    ``cosine`` (½(1 + cos πu)) or ``linear`` (1 − u) decay with u going from 0 to 1 over the
+    remaining steps, or ``constant`` (1).
+    """
+    steps, warm, kind = settings.steps, settings.warmup_steps, settings.lr_schedule
+    if kind == "constant" and warm == 0:
+        return None
+    out = []
+    for s in range(steps):
+        if s < warm:
+            out.append((s + 1) / warm)
+            continue
+        u = (s - warm) / max(1, steps - warm - 1)
+        out.append(1.0 if kind == "constant" else 0.5 * (1 + math.cos(math.pi * u)) if kind == "cosine"
+                   else 1.0 - u)
+    return out
+
+
 def _train_loop(net: ScoreNet, fp: _FlatParams, next_chunk, settings: TrainSettings,
                 losses: torch.Tensor, bar: tqdm, log_every: int, first_model: int) -> torch.Tensor:
     """Run the optimiser steps on ``fp.flat`` in place; returns the flat EMA buffer.
@@ -140,11 +161,14 @@ def _train_loop(net: ScoreNet, fp: _FlatParams, next_chunk, settings: TrainSetti
     """
     batch, leaves = settings.batch_size, list(fp.leaves.values())
     opt = torch.optim.Adam([fp.flat], lr=settings.lr, fused=True)
+    lrs = lr_factors(settings)
     ema = fp.flat.clone()
     chunk, j, logged = None, 0, 0
     for step in range(settings.steps):
         if chunk is None or j == chunk.z_in.shape[0]:
             chunk, j = next_chunk(step), 0
+        if lrs is not None:
+            opt.param_groups[0]["lr"] = settings.lr * lrs[step]
         pred = net.forward_cb(chunk.z_in[j], chunk.t_vec[j], params=fp.leaves)
         per_model = ((pred - chunk.eps[j]).square() * chunk.weights[j]).sum((1, 2)) / batch
         fp.flat.grad = fp.flat_grad(torch.autograd.grad(per_model.sum(), leaves))

@@ -1,4 +1,4 @@
-"""Every non-MINDE MI estimator behind one call, ``estimate_baseline`` (SPEC §2.2).
+"""Every non-MINDE MI estimator behind one call, ``estimate_baseline`` (docs/method.md §9).
 
 Which data each method sees (n_train/n_test are the splits of ``minde.bench.tasks.sample``):
 
@@ -53,7 +53,7 @@ Budget = Literal["smoke", "quick", "paper"]
 
 @dataclass(frozen=True)
 class BaselineBudget:
-    """How much work the trained baselines do at one budget (SPEC §2.2)."""
+    """How much work the trained baselines do at one budget (docs/method.md §9)."""
 
     critic_steps: int  # max training steps of MINE/InfoNCE/NWJ/DV (bmi early stopping may end sooner)
     critic_test_every: int  # steps between held-out checkpoints (early stopping, best-value pick)
@@ -71,7 +71,7 @@ BASELINE_BUDGETS: dict[str, BaselineBudget] = {
     "quick": BaselineBudget(
         critic_steps=500, critic_test_every=100, critic_eval_max=2000, doe_steps=5000, kde_max_points=None
     ),
-    # paper: SPEC §2.2 "up to 200k steps"; bmi's default checkpoint interval; DoE given the same steps
+    # paper: docs/method.md §9 "up to 200k steps"; bmi's default checkpoint interval; DoE given the same steps
     "paper": BaselineBudget(
         critic_steps=200_000, critic_test_every=250, critic_eval_max=None, doe_steps=200_000, kde_max_points=None
     ),
@@ -80,7 +80,7 @@ BASELINE_BUDGETS: dict[str, BaselineBudget] = {
 
 @dataclass(frozen=True)
 class BaselineResult:
-    """One baseline estimate (SPEC §2.2)."""
+    """One baseline estimate (docs/method.md §9)."""
 
     method: str  # one of BASELINES
     estimate: float  # estimated I(X; Y), nats
@@ -88,7 +88,7 @@ class BaselineResult:
 
 
 def _as_2d(name: str, a: Any) -> np.ndarray:
-    """Validate one input array: numeric, finite, 1-D (read as (n, 1)) or 2-D, non-empty (SPEC §2.2)."""
+    """Validate one input array: numeric, finite, 1-D (read as (n, 1)) or 2-D, non-empty (docs/method.md §9)."""
     arr = np.asarray(a)
     if arr.dtype.kind not in "fiu" or arr.dtype == bool:
         raise ValueError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
@@ -102,7 +102,7 @@ def _as_2d(name: str, a: Any) -> np.ndarray:
 
 
 def _validate(x_train: Any, y_train: Any, x_test: Any, y_test: Any) -> tuple[np.ndarray, ...]:
-    """Check shapes across the four arrays; return them as 2-D float arrays (SPEC §2.2)."""
+    """Check shapes across the four arrays; return them as 2-D float arrays (docs/method.md §9)."""
     names = ("x_train", "y_train", "x_test", "y_test")
     xtr, ytr, xte, yte = (_as_2d(n, a) for n, a in zip(names, (x_train, y_train, x_test, y_test)))
     if len(xtr) != len(ytr):
@@ -124,7 +124,7 @@ def _standardise(train: np.ndarray, test: np.ndarray, name: str) -> tuple[np.nda
 
 
 def cca_mi(x: np.ndarray, y: np.ndarray) -> float:
-    """Gaussian MI from canonical correlations, -½ Σ log(1 - rho_i²), nats (SPEC §2.2).
+    """Gaussian MI from canonical correlations, -½ Σ log(1 - rho_i²), nats (docs/method.md §9).
 
     Closed form: whiten X and Y with their inverse covariance square roots, then the singular
     values of the whitened cross-covariance are the canonical correlations rho_i.
@@ -151,7 +151,7 @@ def cca_mi(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def ksg_mi(x: np.ndarray, y: np.ndarray, k: int = 10, chunk_size: int = 256) -> float:
-    """KSG estimator (Kraskov et al. 2004, first variant) of I(X; Y), nats (SPEC §2.2).
+    """KSG estimator (Kraskov et al. 2004, first variant) of I(X; Y), nats (docs/method.md §9).
 
     Matches bmi's ``KSGEnsembleFirstEstimator(neighborhoods=(k,))``: each variable standardised,
     Euclidean distance within X and within Y, the maximum of the two in the joint space;
@@ -192,7 +192,7 @@ def _critic_mi(
     budget: BaselineBudget,
     seed: int,
 ) -> float:
-    """Train one of bmi's critics on train, return its best held-out MI (nats) (SPEC §2.2)."""
+    """Train one of bmi's critics on train, return its best held-out MI (nats) (docs/method.md §9)."""
     import_bmi()  # forces jax to the CPU before jax is first imported
     import jax
     import jax.numpy as jnp
@@ -226,7 +226,7 @@ def _critic_mi(
 
 
 def _kde_mi(xte: np.ndarray, yte: np.ndarray, budget: BaselineBudget) -> float:
-    """bmi's KDE plug-in h(X) + h(Y) - h(X, Y) on the test split, Gaussian kernel (SPEC §2.2)."""
+    """bmi's KDE plug-in h(X) + h(Y) - h(X, Y) on the test split, Gaussian kernel (docs/method.md §9)."""
     import_bmi()  # forces jax onto the CPU before bmi loads
     import bmi.estimators
 
@@ -238,7 +238,7 @@ def _kde_mi(xte: np.ndarray, yte: np.ndarray, budget: BaselineBudget) -> float:
 
 
 def _dispatch(method: str, data: tuple[np.ndarray, ...], budget: BaselineBudget, seed: int) -> float:
-    """Run one method on validated (x_train, y_train, x_test, y_test) (SPEC §2.2)."""
+    """Run one method on validated (x_train, y_train, x_test, y_test) (docs/method.md §9)."""
     xtr, ytr, xte, yte = data
     if method in ("mine", "infonce", "nwj", "dv"):
         return _critic_mi(method, xtr, ytr, xte, yte, budget, seed)
@@ -262,7 +262,7 @@ def estimate_baseline(
     budget: Budget = "quick",
     seed: int = 0,
 ) -> BaselineResult:
-    """Estimate I(X; Y) in nats with one non-MINDE method (SPEC §2.2).
+    """Estimate I(X; Y) in nats with one non-MINDE method (docs/method.md §9).
 
     Args:
         method: one of ``BASELINES``.

@@ -1,4 +1,4 @@
-"""Difference-of-entropies (DoE) MI estimator of McAllester & Stratos, in torch (SPEC §2.2).
+"""Difference-of-entropies (DoE) MI estimator of McAllester & Stratos, in torch (docs/method.md §9).
 
 I(X; Y) = H(Y) - H(Y|X), each entropy bounded above by a cross-entropy: H(Y) by a learned diagonal
 density q(y) and H(Y|X) by a conditional density q(y|x) whose per-dimension location and
@@ -29,18 +29,18 @@ _LOGISTIC_LOG_SCALE = math.log(math.sqrt(3.0) / math.pi)  # unit-variance logist
 
 @dataclass(frozen=True)
 class DoEConfig:
-    """Optimisation settings of one DoE fit (SPEC §2.2)."""
+    """Optimisation settings of one DoE fit (docs/method.md §9)."""
 
     density: Density  # per-dimension family: "gauss" or "logistic"
     n_steps: int  # Adam steps, each for both densities
-    batch_size: int = 256  # mini-batch size (SPEC §2.2 critics' batch)
-    learning_rate: float = 1e-3  # Adam learning rate (SPEC §2.2)
+    batch_size: int = 256  # mini-batch size (docs/method.md §9 critics' batch)
+    learning_rate: float = 1e-3  # Adam learning rate (docs/method.md §9)
     hidden: int | None = None  # MLP width; None: 64 if dim_x <= 10 else 128
     n_layers: int = 2  # hidden layers of the conditional MLP
 
 
 def _log_density(y: torch.Tensor, loc: torch.Tensor, log_scale: torch.Tensor, density: Density) -> torch.Tensor:
-    """Per-sample log q(y), summed over dims; y, loc, log_scale: (n, dim_y) -> (n,) nats (SPEC §2.2)."""
+    """Per-sample log q(y), summed over dims; y, loc, log_scale: (n, dim_y) -> (n,) nats (docs/method.md §9)."""
     z = (y - loc) * torch.exp(-log_scale)
     if density == "gauss":
         per_dim = -0.5 * z**2 - log_scale - 0.5 * math.log(2 * math.pi)
@@ -50,7 +50,7 @@ def _log_density(y: torch.Tensor, loc: torch.Tensor, log_scale: torch.Tensor, de
 
 
 class _Marginal(nn.Module):
-    """Diagonal density q(y) with a learned location and log-scale per dimension (SPEC §2.2)."""
+    """Diagonal density q(y) with a learned location and log-scale per dimension (docs/method.md §9)."""
 
     def __init__(self, dim_y: int, log_scale0: float) -> None:
         super().__init__()
@@ -64,7 +64,7 @@ class _Marginal(nn.Module):
 
 
 class _Conditional(nn.Module):
-    """q(y|x): an MLP of x gives location and log-scale per dimension of y (SPEC §2.2)."""
+    """q(y|x): an MLP of x gives location and log-scale per dimension of y (docs/method.md §9)."""
 
     def __init__(self, dim_x: int, dim_y: int, hidden: int, n_layers: int, log_scale0: float) -> None:
         super().__init__()
@@ -89,7 +89,7 @@ class _Conditional(nn.Module):
 
 @contextmanager
 def _torch_single_thread(seed: int) -> Iterator[None]:
-    """One intra-op thread and a seeded, forked global RNG, both restored on exit (SPEC §2.2)."""
+    """One intra-op thread and a seeded, forked global RNG, both restored on exit (docs/method.md §9)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -109,7 +109,7 @@ def _standardise(train: np.ndarray, test: np.ndarray, name: str) -> tuple[torch.
 
 
 def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig, rng: np.random.Generator) -> None:
-    """Minimise the cross-entropy -mean log q on training mini-batches with Adam (SPEC §2.2)."""
+    """Minimise the cross-entropy -mean log q on training mini-batches with Adam (docs/method.md §9)."""
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     batch = min(cfg.batch_size, len(x))
     for _ in range(cfg.n_steps):
@@ -128,7 +128,7 @@ def doe_estimate(
     cfg: DoEConfig,
     seed: int = 0,
 ) -> float:
-    """DoE estimate of I(X; Y) = CE(Y) - CE(Y|X) on the test split, nats (SPEC §2.2).
+    """DoE estimate of I(X; Y) = CE(Y) - CE(Y|X) on the test split, nats (docs/method.md §9).
 
     Args:
         x_train: (n_train, dim_x), y_train: (n_train, dim_y): fit both densities.

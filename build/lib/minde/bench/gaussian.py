@@ -1,4 +1,4 @@
-"""Closed forms for jointly Gaussian (X, Y) (SPEC §3): MI, entropy and exact diffused scores.
+"""Closed forms for jointly Gaussian (X, Y) (docs/method.md §14): MI, entropy and exact diffused scores.
 
 ``GaussianOracle`` is a drop-in noise predictor for ``minde.estimation.estimate_terms``: it returns
 the exact eps_hat = -sigma_t * score of the diffused marginal, conditional and joint densities,
@@ -55,7 +55,7 @@ def random_covariance(dim_x: int, dim_y: int, correlations: list[float] | tuple[
 
 
 def exact_gaussian_sample(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """n zero-mean rows (n, D) whose empirical covariance (1/n) equals ``cov`` exactly (SPEC §3).
+    """n zero-mean rows (n, D) whose empirical covariance (1/n) equals ``cov`` exactly (docs/method.md §14).
 
     Removes the sampling noise of the truth, so that oracle checks see only Monte Carlo error.
     """
@@ -66,7 +66,7 @@ def exact_gaussian_sample(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 class GaussianOracle:
-    """Exact noise predictions for zero-mean Gaussian data with covariance ``cov`` (SPEC §3)."""
+    """Exact noise predictions for zero-mean Gaussian data with covariance ``cov`` (docs/method.md §14)."""
 
     def __init__(self, cov: np.ndarray, dim_x: int, sde: VPSDE | None = None) -> None:
         self.cov = torch.as_tensor(np.asarray(cov), dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""MINDE as a bmi point estimator (``benchmark-mi==0.1.3``), for bmi's runner and bmi user code (issue 7).
+"""MINDE as a bmi point estimator (``benchmark-mi==0.1.3``), for bmi's runner and bmi user code.
 
     from minde.bench.interop import MINDEEstimator
     est = MINDEEstimator(kind="c", budget="quick")
@@ -32,16 +32,16 @@ VARIANTS = ("mi", "mi_sigma")  # "difference inside" (MINDE-C/J) and "outside" (
 
 
 class MINDEParams(BaseModel):
-    """Parameters of a MINDEEstimator, as bmi's ``parameters()`` reports them (SPEC §1.7)."""
+    """Parameters of a MINDEEstimator, as bmi's ``parameters()`` reports them (docs/method.md §7)."""
 
-    kind: str  # "c" or "j" (SPEC §1.3)
+    kind: str  # "c" or "j" (docs/method.md §3)
     variant: str  # "mi" (difference inside) or "mi_sigma" (difference outside)
     budget: str  # smoke | quick | paper
     test_size: float  # held-out fraction of the sample used for estimation
     seed: int  # seed of the split and the first model
     n_seeds: int  # independent models averaged
-    importance_sampling: bool  # t ~ q(t) (SPEC §1.4) or uniform
-    sigma: float  # std of the Gaussian reference of the σ-variants (SPEC §1.2)
+    importance_sampling: bool  # t ~ q(t) (docs/method.md §4) or uniform
+    sigma: float  # std of the Gaussian reference of the σ-variants (docs/method.md §2)
     device: str  # auto | cpu | cuda[:N]
     steps: Optional[int] = None  # overrides of the budget (None: the budget's value)
     batch_size: Optional[int] = None
@@ -51,7 +51,7 @@ class MINDEParams(BaseModel):
 
 
 class MINDEEstimator(IMutualInformationPointEstimator):
-    """bmi point estimator wrapping ``minde.MINDE`` (SPEC §1.3; bmi's estimator protocol)."""
+    """bmi point estimator wrapping ``minde.MINDE`` (docs/method.md §3; bmi's estimator protocol)."""
 
     def __init__(self, kind: str = "c", *, variant: str = "mi", budget: str = "quick",
                  test_size: float = 0.1, seed: int = 0, n_seeds: int = 1,

@@ -1,13 +1,13 @@
-"""Benchmark tasks (SPEC §2.1) and the high-MI family (SPEC §2.3): ids, ground truth, cached samples.
+"""Benchmark tasks (docs/method.md §8) and the high-MI family (docs/method.md §10): ids, ground truth, cached samples.
 
 Every task is a bmi ``Task`` (package ``benchmark-mi==0.1.3``). ``bmi`` and ``jax`` are imported
 lazily, inside functions, with jax forced to the CPU, so ``import minde.bench.tasks`` stays light.
 
-High-MI family (SPEC §2.3): ``highmi-{transform}-{dim_x}-{dim_y}-s{strength}`` with transform in
+High-MI family (docs/method.md §10): ``highmi-{transform}-{dim_x}-{dim_y}-s{strength}`` with transform in
 ``sparse`` (untransformed), ``half_cube`` or ``spiral``; the base task is bmi's
 ``task_multinormal_sparse(dim_x, dim_y, n_interacting=2, strength=s)``. Its covariance has
 correlation rho = s²/(1+s²) on each of the 2 interacting pairs, so each pair carries
--½·log(1-rho²) and the whole task carries MI(s) = -log(1-rho²) nats: SPEC §2.3's list
+-½·log(1-rho²) and the whole task carries MI(s) = -log(1-rho²) nats: docs/method.md §10's list
 (s = 2 → 1.02, 5 → 2.58, 10 → 3.93, 20 → 5.30, 50 → 7.13, 100 → 8.52) is the MI of the whole
 task, not of one pair. The truth reported here is bmi's ``mutual_information`` (it equals that
 formula to 1e-12; the transforms are injective per variable and leave MI unchanged).
@@ -39,7 +39,7 @@ __all__ = [
     "import_bmi",
 ]
 
-HIGHMI_STRENGTHS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # SPEC §2.3 sweep of s
+HIGHMI_STRENGTHS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # docs/method.md §10 sweep of s
 HIGHMI_TRANSFORMS: tuple[str, ...] = ("sparse", "half_cube", "spiral")  # columns (a), (b), (c)
 _HIGHMI_DIMS: tuple[int, int] = (5, 5)  # default (dim_x, dim_y) of the listed high-MI tasks
 _HIGHMI_RE = re.compile(r"^highmi-(sparse|half_cube|spiral)-(\d+)-(\d+)-s([0-9]+(?:\.[0-9]+)?)$")
@@ -50,7 +50,7 @@ Group = Literal["all", "benchmark", "highmi"]
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """One task's identity and ground truth (SPEC §2.1, §2.3)."""
+    """One task's identity and ground truth (docs/method.md §8, §10)."""
 
     id: str  # task id: a bmi BENCHMARK_TASKS key or highmi-{transform}-{dx}-{dy}-s{s}
     dim_x: int  # dimension of X
@@ -62,7 +62,7 @@ class TaskInfo:
 
 
 def import_bmi() -> Any:
-    """Import bmi (and so jax) lazily with jax forced to the CPU; returns the bmi module (SPEC §2.1)."""
+    """Import bmi (and so jax) lazily with jax forced to the CPU; returns the bmi module (docs/method.md §8)."""
     import sys
 
     if "jax" not in sys.modules:
@@ -74,25 +74,25 @@ def import_bmi() -> Any:
 
 
 def _highmi_id(transform: str, dim_x: int, dim_y: int, strength: float) -> str:
-    """Canonical high-MI task id (SPEC §2.3)."""
+    """Canonical high-MI task id (docs/method.md §10)."""
     return f"highmi-{transform}-{dim_x}-{dim_y}-s{strength:g}"
 
 
 def _default_highmi_ids() -> list[str]:
-    """The listed high-MI ids: 3 transforms x 6 strengths at 5 x 5 (SPEC §2.3)."""
+    """The listed high-MI ids: 3 transforms x 6 strengths at 5 x 5 (docs/method.md §10)."""
     dx, dy = _HIGHMI_DIMS
     return [_highmi_id(t, dx, dy, s) for t in HIGHMI_TRANSFORMS for s in HIGHMI_STRENGTHS]
 
 
 @functools.lru_cache(maxsize=None)
 def _benchmark_ids() -> tuple[str, ...]:
-    """The 40 ids of bmi.benchmark.BENCHMARK_TASKS in bmi's order (SPEC §2.1)."""
+    """The 40 ids of bmi.benchmark.BENCHMARK_TASKS in bmi's order (docs/method.md §8)."""
     bmi = import_bmi()
     return tuple(bmi.benchmark.BENCHMARK_TASKS)
 
 
 def _unknown(task_id: str, reason: str = "unknown task id") -> ValueError:
-    """ValueError naming the closest valid ids (SPEC §2.1)."""
+    """ValueError naming the closest valid ids (docs/method.md §8)."""
     valid = list(_benchmark_ids()) + _default_highmi_ids()
     close = difflib.get_close_matches(task_id, valid, n=5, cutoff=0.5)
     hint = f"; closest valid ids: {', '.join(close)}" if close else ""
@@ -101,7 +101,7 @@ def _unknown(task_id: str, reason: str = "unknown task id") -> ValueError:
 
 @functools.lru_cache(maxsize=None)
 def _bmi_task(task_id: str) -> Any:
-    """Build (once) the bmi Task behind an id (SPEC §2.1, §2.3)."""
+    """Build (once) the bmi Task behind an id (docs/method.md §8, §10)."""
     if not isinstance(task_id, str):
         raise TypeError(f"task_id must be a str, got {type(task_id).__name__}")
     bmi = import_bmi()
@@ -126,7 +126,7 @@ def _bmi_task(task_id: str) -> Any:
 
 
 def get_task(task_id: str) -> TaskInfo:
-    """Dims and ground-truth MI (nats) of one task id (SPEC §2.1, §2.3); unknown id → ValueError."""
+    """Dims and ground-truth MI (nats) of one task id (docs/method.md §8, §10); unknown id → ValueError."""
     task = _bmi_task(task_id)
     match = _HIGHMI_RE.match(task_id)
     family = "highmi" if match else "benchmark"
@@ -142,7 +142,7 @@ def get_task(task_id: str) -> TaskInfo:
 
 
 def list_tasks(group: Group = "all") -> list[TaskInfo]:
-    """Tasks of a group: "benchmark" (40, bmi's order), "highmi" (18 at 5 x 5) or "all" (SPEC §2.1, §2.3)."""
+    """Tasks of a group: "benchmark" (40, bmi's order), "highmi" (18 at 5 x 5) or "all" (docs/method.md §8, §10)."""
     if group not in ("all", "benchmark", "highmi"):
         raise ValueError(f"group must be 'all', 'benchmark' or 'highmi', got {group!r}")
     ids: list[str] = []
@@ -159,7 +159,7 @@ def default_cache_dir() -> Path:
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    """Validate an integer argument (bool rejected) against a lower bound (SPEC §2.1)."""
+    """Validate an integer argument (bool rejected) against a lower bound (docs/method.md §8)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an int, got {value!r}")
     if value < minimum:
@@ -168,7 +168,7 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
 
 
 def _checksum(x: np.ndarray, y: np.ndarray, key: str) -> str:
-    """SHA-256 over the cache key, shapes, dtypes and bytes of both arrays (SPEC §2.1)."""
+    """SHA-256 over the cache key, shapes, dtypes and bytes of both arrays (docs/method.md §8)."""
     h = hashlib.sha256()
     h.update(f"{key}|{x.shape}|{x.dtype}|{y.shape}|{y.dtype}|".encode())
     h.update(np.ascontiguousarray(x).tobytes())
@@ -177,19 +177,19 @@ def _checksum(x: np.ndarray, y: np.ndarray, key: str) -> str:
 
 
 def _cache_path(cache_dir: Path, task_id: str, n: int, seed: int) -> Path:
-    """Cache file of one (task, n, seed) draw (SPEC §2.1)."""
+    """Cache file of one (task, n, seed) draw (docs/method.md §8)."""
     return cache_dir / task_id / f"n{n}-seed{seed}.npz"
 
 
 def _cache_key(task_id: str, n: int, seed: int) -> str:
-    """String identity of one cached draw, folded into its checksum (SPEC §2.1)."""
+    """String identity of one cached draw, folded into its checksum (docs/method.md §8)."""
     return f"v{_CACHE_FORMAT}|{task_id}|n={n}|seed={seed}"
 
 
 def _load_cached(
     path: Path, key: str, shape_x: tuple[int, int], shape_y: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Load and verify a cached draw; None, with a warning naming the file, if corrupt (SPEC §2.1)."""
+    """Load and verify a cached draw; None, with a warning naming the file, if corrupt (docs/method.md §8)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
@@ -217,7 +217,7 @@ def _save_atomic(path: Path, x: np.ndarray, y: np.ndarray, key: str) -> None:
 
 
 def _draw(task_id: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One draw of n points from the bmi task, as float32 (n, dim) arrays (SPEC §2.1)."""
+    """One draw of n points from the bmi task, as float32 (n, dim) arrays (docs/method.md §8)."""
     x, y = _bmi_task(task_id).sample(n, seed)
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     x, y = x.reshape(n, -1), y.reshape(n, -1)
@@ -233,7 +233,7 @@ def sample(
     seed: int,
     cache_dir: str | os.PathLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Draw n_train + n_test points once with seed, split, cache on disk (SPEC §2.1).
+    """Draw n_train + n_test points once with seed, split, cache on disk (docs/method.md §8).
 
     A smaller sample is not a prefix of a larger one in bmi, so the whole draw of
     n = n_train + n_test points is cached, keyed by (task, n, seed); the first n_train rows are the

@@ -1,4 +1,4 @@
-"""Figure 2 plotting from saved consistency results (SPEC §2.4); imports no training code.
+"""Figure 2 plotting from saved consistency results (docs/method.md §11); imports no training code.
 
 Re-plot without training: ``plot_consistency(minde.repro.consistency_results.load_consistency(csv))``.
 """
@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 __all__ = ["PANELS", "variant_label", "plot_consistency"]
 
-# SPEC §2.4: (test key, panel title, y-axis label) of the three panels, in order (a), (b), (c).
+# docs/method.md §11: (test key, panel title, y-axis label) of the three panels, in order (a), (b), (c).
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("baseline", "(a) baseline", r"$I(A;B_r)\,/\,I(A;B_{28})$"),
     ("data_processing", "(b) data processing", r"$I(A;[B_{r+3},B_r])\,/\,I(A;B_{r+3})$"),
@@ -19,7 +19,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
 
 
 def variant_label(method: str, variant: str) -> str:
-    """SPEC §1.3: legend label, e.g. ("MINDE-C", "mi_sigma") -> "MINDE-C(σ)"."""
+    """docs/method.md §3: legend label, e.g. ("MINDE-C", "mi_sigma") -> "MINDE-C(σ)"."""
     from minde.repro.analysis import method_label
 
     name = method_label(str(method))  # e.g. "infonce" -> "InfoNCE"; "MINDE-C" stays as it is
@@ -27,7 +27,7 @@ def variant_label(method: str, variant: str) -> str:
 
 
 def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:
-    """SPEC §2.4: three panels of ratio against crop level r, one line per method/variant.
+    """docs/method.md §11: three panels of ratio against crop level r, one line per method/variant.
 
     Args:
         df: rows with columns test, r, method, variant, ratio, ideal (as written by

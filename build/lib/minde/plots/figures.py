@@ -1,4 +1,4 @@
-"""Figures and tables from tidy results (SPEC §2; STYLE §7): saving helpers and plot functions.
+"""Figures and tables from tidy results (docs/method.md §8-§13): saving helpers and plot functions.
 
 Imports only numpy, pandas, matplotlib and seaborn, never training code, so figures can be
 re-plotted from the shipped CSVs anywhere. Estimates and truths are in nats.
@@ -32,7 +32,7 @@ _PALETTE = [f"C{i}" for i in range(10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"]
 
 def save_figure(fig: Figure, stem: str, budget: str, formats: Sequence[str] = ("pdf", "png"),
                 root: str | os.PathLike | None = None, dpi: int = 150) -> list[Path]:
-    """STYLE §7: write ``fig`` as ``<figure_dir(budget)>/<stem>.<fmt>`` atomically; return the paths."""
+    """write ``fig`` as ``<figure_dir(budget)>/<stem>.<fmt>`` atomically; return the paths."""
     if not stem or "/" in stem:
         raise ValueError(f"stem must be a plain file stem, got {stem!r}")
     out = figure_dir(budget, root)
@@ -43,7 +43,7 @@ def save_figure(fig: Figure, stem: str, budget: str, formats: Sequence[str] = ("
 
 
 def save_table(df: pd.DataFrame, stem: str, budget: str, root: str | os.PathLike | None = None) -> Path:
-    """STYLE §7: write a table as ``<figure_dir(budget)>/<stem>.csv`` atomically.
+    """write a table as ``<figure_dir(budget)>/<stem>.csv`` atomically.
 
     A meaningful index (method names, task ids) is written as the first column, headed by its
     name or "method"; a plain 0..n-1 row index is left out.
@@ -117,7 +117,7 @@ def _task_panels(agg: pd.DataFrame, tasks: Sequence[str], ncols: int, title: str
 
 def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
                             title: str | None = None) -> Figure:
-    """SPEC §2.1 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth dashed."""
+    """docs/method.md §8 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth dashed."""
     def draw(ax, sub: pd.DataFrame, variants: list[str], colours: dict[str, str]) -> None:
         sub = sub.set_index("variant")
         for i, v in enumerate(variants):
@@ -132,7 +132,7 @@ def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int 
 
 def plot_high_mi(agg: pd.DataFrame, transforms: Sequence[str] = ("sparse", "half_cube", "spiral"),
                  titles: Sequence[str] = ("(a) original", "(b) half-cube", "(c) spiral")) -> Figure:
-    """SPEC §2.3 (Figure 1): one column per transform, x = true MI, y = estimate, identity dashed."""
+    """docs/method.md §10 (Figure 1): one column per transform, x = true MI, y = estimate, identity dashed."""
     variants = variant_order(agg["variant"].unique())
     colours = _colours(variants)
     fig, axes = plt.subplots(1, len(transforms), figsize=(4.0 * len(transforms), 3.8), squeeze=False)
@@ -154,7 +154,7 @@ def plot_high_mi(agg: pd.DataFrame, transforms: Sequence[str] = ("sparse", "half
 
 
 def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
-    """SPEC §2.1 (Table 1): cells show the estimate, coloured by bias (estimate - truth), clipped."""
+    """docs/method.md §8 (Table 1): cells show the estimate, coloured by bias (estimate - truth), clipped."""
     bias = table.iloc[1:] - table.iloc[0]
     colour = np.vstack([np.zeros((1, table.shape[1])), bias.to_numpy(float)])
     fig, ax = plt.subplots(figsize=(0.42 * table.shape[1] + 2.5, 0.42 * table.shape[0] + 2.2))
@@ -173,7 +173,7 @@ def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
 
 def plot_training_size(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
                        title: str | None = None) -> Figure:
-    """SPEC §2.5 (Figures 5–8): estimate vs training size (log x), mean ± std, truth dashed."""
+    """docs/method.md §12 (Figures 5–8): estimate vs training size (log x), mean ± std, truth dashed."""
     def draw(ax, sub: pd.DataFrame, variants: list[str], colours: dict[str, str]) -> None:
         for v in variants:
             s = sub[sub["variant"] == v].sort_values("n_train")
@@ -190,7 +190,7 @@ def plot_training_size(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
 def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: str | None = "truth",
                err: str | None = None, logx: bool = False, ylabel: str = "MI (nats)",
                identity: bool = False) -> Figure:
-    """SPEC §2.6 ablations: y against x, one line per ``hue``, one panel per ``panel`` value.
+    """docs/method.md §13 ablations: y against x, one line per ``hue``, one panel per ``panel`` value.
 
     A non-numeric ``x`` (e.g. "EMA" / "raw") is placed at 0, 1, ... in order of appearance and
     labelled on the axis, so each line joins one method's estimates across the settings.
@@ -226,7 +226,7 @@ def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: st
 
 
 def plot_table(df: pd.DataFrame, title: str | None = None, fmt: str = "{:.3g}") -> Figure:
-    """STYLE §7: render a small table (e.g. compute cost) as a figure for PDF/PNG output."""
+    """render a small table (e.g. compute cost) as a figure for PDF/PNG output."""
     cells = [[fmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
              for row in df.itertuples(index=False)]
     fig, ax = plt.subplots(figsize=(0.9 * df.shape[1] + 1, 0.3 * len(df) + 0.8))

@@ -1,4 +1,4 @@
-"""Ablations of SPEC §2.6: importance sampling, reference σ, EMA, entropies, compute cost.
+"""Ablations of docs/method.md §13: importance sampling, reference σ, EMA, entropies, compute cost.
 
 Each ``run_*`` returns tidy rows (estimates in nats) and is called by its notebook through
 ``minde.repro.experiments.load_or_compute``, which caches the rows under data/results/<stem>/<budget>/.
@@ -21,7 +21,7 @@ __all__ = ["fit_task", "fit_task_seeds", "run_importance_sampling", "run_sigma",
 
 def fit_task(task: str, kind: str, budget: str, seed: int, device: str = "auto",
              n_train: int | None = None, **kw: Any):
-    """Sample ``task`` (SPEC §2.1) and fit one MINDE model; returns (model, x_test, y_test, truth)."""
+    """Sample ``task`` (docs/method.md §8) and fit one MINDE model; returns (model, x_test, y_test, truth)."""
     from minde.api import MINDE
     from minde.bench.tasks import get_task, sample
     from minde.config import get_budget
@@ -62,7 +62,7 @@ def _rows(est, **keys: Any) -> list[dict[str, Any]]:
 
 def run_importance_sampling(budget: str, tasks: Sequence[str], kinds: Sequence[str] = ("c", "j"),
                             seeds: Sequence[int] = (0,), device: str = "auto") -> pd.DataFrame:
-    """SPEC §1.4, §2.6: t ~ q(t) (importance sampling) vs t ~ U[ε, 1], in training and estimation."""
+    """docs/method.md §4, §13: t ~ q(t) (importance sampling) vs t ~ U[ε, 1], in training and estimation."""
     rows = []
     for task in tasks:
         for kind in kinds:
@@ -76,7 +76,7 @@ def run_importance_sampling(budget: str, tasks: Sequence[str], kinds: Sequence[s
 
 def run_sigma(budget: str, tasks: Sequence[str], sigmas: Sequence[float], kinds: Sequence[str] = ("c", "j"),
               seeds: Sequence[int] = (0,), device: str = "auto") -> pd.DataFrame:
-    """SPEC §1.2, §2.6: the (σ) variants against the reference σ; one trained model per task/kind/seed.
+    """docs/method.md §2, §13: the (σ) variants against the reference σ; one trained model per task/kind/seed.
 
     σ enters only the estimator (the reference score), so each model is estimated once per σ.
     """
@@ -92,7 +92,7 @@ def run_sigma(budget: str, tasks: Sequence[str], sigmas: Sequence[float], kinds:
 
 def run_ema(budget: str, tasks: Sequence[str], kinds: Sequence[str] = ("c", "j"),
             seeds: Sequence[int] = (0,), device: str = "auto") -> pd.DataFrame:
-    """SPEC §1.7, §2.6: the same trained model estimated with EMA weights and with raw weights."""
+    """docs/method.md §7, §13: the same trained model estimated with EMA weights and with raw weights."""
     rows = []
     for task in tasks:
         for kind in kinds:
@@ -137,7 +137,7 @@ def entropy_problem(dim: int, transform: str, n: int, seed: int,
 
 def run_entropy(budget: str, dims: Sequence[int], transforms: Sequence[str], kinds: Sequence[str] = ("c", "j"),
                 seeds: Sequence[int] = (0,), device: str = "auto") -> pd.DataFrame:
-    """SPEC §1.2, §2.6: MINDE's entropy by-products against closed-form entropies (nats)."""
+    """docs/method.md §2, §13: MINDE's entropy by-products against closed-form entropies (nats)."""
     from minde.api import MINDE
     from minde.config import get_budget
 
@@ -178,7 +178,7 @@ def _measure_unit(task: str, method: str, n_train: int, n_test: int, seed: int, 
 
 def run_compute_cost(budget: str, tasks: Sequence[str], methods: Sequence[str], n_trains: Sequence[int],
                      seed: int = 0) -> pd.DataFrame:
-    """SPEC §2.6: seconds and peak memory per (task, method, n_train), each in a fresh process.
+    """docs/method.md §13: seconds and peak memory per (task, method, n_train), each in a fresh process.
 
     ``rss_increase_mib`` is the growth of the peak resident memory during the unit, after the
     imports and the data are in memory; ``peak_rss_mib`` includes the interpreter and libraries.

@@ -11,13 +11,15 @@ import pandas as pd
 __all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
            "summary_by_method", "benchmark_matrix"]
 
-LABELS = {  # display name of each result variant"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
+# display name of each result variant, in the canonical order (MINDE variants, then baselines)
+LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
           "minde_j_sigma": "MINDE-J(σ)", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
           "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
           "doe_logistic": "DoE (logistic)"}
 
+
 def method_label(variant: str) -> str:
-    """Display name of a variant (SPEC §1.3, §2.2), e.g. minde_c_sigma -> MINDE-C(σ)."""
+    """Display name of a variant (docs/method.md §3, §9), e.g. minde_c_sigma -> MINDE-C(σ)."""
     return LABELS.get(variant, variant)
 
 
@@ -28,7 +30,7 @@ def variant_order(variants: Sequence[str]) -> list[str]:
 
 
 def aggregate_seeds(df: pd.DataFrame, by: Sequence[str] = ("task", "variant", "n_train")) -> pd.DataFrame:
-    """SPEC §2.1: mean ± std over seeds of the ok rows; columns by + mean, std, n_seeds, truth, bias."""
+    """docs/method.md §8: mean ± std over seeds of the ok rows; columns by + mean, std, n_seeds, truth, bias."""
     ok = df[df["status"] == "ok"] if "status" in df else df
     g = ok.groupby(list(by), sort=False)
     out = g["estimate"].agg(mean="mean", std="std", n_seeds="count").reset_index()
@@ -39,7 +41,7 @@ def aggregate_seeds(df: pd.DataFrame, by: Sequence[str] = ("task", "variant", "n
 
 
 def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
-    """SPEC §2.5: drop (task, baseline) whose |mean - truth| exceeds factor·truth at any size."""
+    """docs/method.md §12: drop (task, baseline) whose |mean - truth| exceeds factor·truth at any size."""
     bad = agg["bias"].abs() > factor * agg["truth"].abs()
     is_minde = agg["variant"].str.startswith("minde_")
     drop = agg.loc[bad & ~is_minde, ["task", "variant"]].drop_duplicates()
@@ -48,7 +50,7 @@ def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
 
 
 def summary_by_method(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
-    """SPEC §2.1: per variant, MAE over tasks (nats) and how many tasks lie within ``tol`` nats."""
+    """docs/method.md §8: per variant, MAE over tasks (nats) and how many tasks lie within ``tol`` nats."""
     g = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol).groupby("variant")
     out = pd.DataFrame({"tasks": g.size(), "mae": g["abs_bias"].mean(), f"within_{tol:g}": g["within"].sum()})
     out = out.loc[variant_order(list(out.index))]
@@ -57,7 +59,7 @@ def summary_by_method(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
 
 
 def benchmark_matrix(agg: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
-    """SPEC §2.1 (Table 1): rows = ground truth then variants, columns = tasks, mean estimates."""
+    """docs/method.md §8 (Table 1): rows = ground truth then variants, columns = tasks, mean estimates."""
     mean = agg.pivot_table(index="variant", columns="task", values="mean", aggfunc="first")
     truth = agg.groupby("task")["truth"].first()
     tasks = [t for t in tasks if t in mean.columns]

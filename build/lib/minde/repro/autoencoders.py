@@ -1,4 +1,4 @@
-"""Crop operator and per-crop MNIST autoencoders with a checksummed disk cache (SPEC §2.4)."""
+"""Crop operator and per-crop MNIST autoencoders with a checksummed disk cache (docs/method.md §11)."""
 from __future__ import annotations
 
 import dataclasses
@@ -27,12 +27,12 @@ __all__ = [
     "encode",
 ]
 
-IMAGE_SIDE = 28  # SPEC §2.4: MNIST images are 28 x 28
+IMAGE_SIDE = 28  # docs/method.md §11: MNIST images are 28 x 28
 _FORMAT = "minde-ae-v1"  # first line of a checkpoint file: format tag, then the payload's SHA-256
 
 
 def crop_top_rows(images: np.ndarray, r: int) -> np.ndarray:
-    """SPEC §2.4: the crop B_r, keeping rows 0..r-1 of each image and zeroing rows >= r.
+    """docs/method.md §11: the crop B_r, keeping rows 0..r-1 of each image and zeroing rows >= r.
 
     Args:
         images: (N, 28, 28) or (N, 784) array (any dtype); not modified.
@@ -53,7 +53,7 @@ def crop_top_rows(images: np.ndarray, r: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AutoencoderConfig:
-    """SPEC §2.4: architecture and training recipe of one crop-level autoencoder."""
+    """docs/method.md §11: architecture and training recipe of one crop-level autoencoder."""
 
     hidden: int = 400  # width of the single hidden layer of encoder and decoder
     latent: int = 16  # latent dimension (A and B_r live here)
@@ -63,7 +63,7 @@ class AutoencoderConfig:
 
 
 class Autoencoder(nn.Module):
-    """SPEC §2.4: MLP autoencoder 784 -> 400 -> latent (ReLU) and latent -> 400 -> 784 (sigmoid)."""
+    """docs/method.md §11: MLP autoencoder 784 -> 400 -> latent (ReLU) and latent -> 400 -> 784 (sigmoid)."""
 
     def __init__(self, hidden: int = 400, latent: int = 16) -> None:
         super().__init__()
@@ -77,7 +77,7 @@ class Autoencoder(nn.Module):
 
 
 def _to_unit_float(images: np.ndarray) -> torch.Tensor:
-    """SPEC §2.4: uint8 (N, 28, 28) or (N, 784) pixels -> float32 tensor (N, 784) in [0, 1]."""
+    """docs/method.md §11: uint8 (N, 28, 28) or (N, 784) pixels -> float32 tensor (N, 784) in [0, 1]."""
     arr = np.asarray(images)
     x = torch.from_numpy(np.array(arr.reshape(len(arr), -1), dtype=np.float32))  # a writable copy
     return x / 255.0 if arr.dtype == np.uint8 else x
@@ -86,7 +86,7 @@ def _to_unit_float(images: np.ndarray) -> torch.Tensor:
 def train_autoencoder(
     images: np.ndarray, config: AutoencoderConfig, seed: int = 0, progress: bool = True, desc: str = "AE"
 ) -> tuple[Autoencoder, list[float]]:
-    """SPEC §2.4: train one autoencoder with MSE and Adam on (already cropped) images.
+    """docs/method.md §11: train one autoencoder with MSE and Adam on (already cropped) images.
 
     Args:
         images: (N, 28, 28) uint8 (scaled to [0, 1]) or float in [0, 1].
@@ -119,7 +119,7 @@ def train_autoencoder(
 
 
 def save_autoencoder(path: Path, model: Autoencoder, meta: dict) -> None:
-    """SPEC §2.4: write a checkpoint atomically (``minde._io.atomic_write``) with a SHA-256 header."""
+    """docs/method.md §11: write a checkpoint atomically (``minde._io.atomic_write``) with a SHA-256 header."""
     buffer = io.BytesIO()
     torch.save({"state_dict": model.state_dict(), "meta_json": json.dumps(meta, sort_keys=True)}, buffer)
     payload = buffer.getvalue()
@@ -128,7 +128,7 @@ def save_autoencoder(path: Path, model: Autoencoder, meta: dict) -> None:
 
 
 def load_autoencoder(path: Path) -> tuple[Autoencoder, dict]:
-    """SPEC §2.4: read a checkpoint, verifying its SHA-256; raises ValueError naming the path if corrupt."""
+    """docs/method.md §11: read a checkpoint, verifying its SHA-256; raises ValueError naming the path if corrupt."""
     blob = Path(path).read_bytes()
     head, sep, payload = blob.partition(b"\n")
     parts = head.decode("ascii", errors="replace").split(" ")
@@ -152,7 +152,7 @@ def cached_autoencoder(
     cache_dir: Path | None = None,
     progress: bool = True,
 ) -> tuple[Autoencoder, dict]:
-    """SPEC §2.4: the autoencoder of crop level r, loaded from cache or trained on B_r and cached.
+    """docs/method.md §11: the autoencoder of crop level r, loaded from cache or trained on B_r and cached.
 
     The file is ``<cache_dir>/ae_r{r:02d}_{budget}_seed{seed}.pt``. A checkpoint that is corrupt,
     or whose config or number of training images differ, triggers a warning naming the path and
@@ -183,6 +183,6 @@ def cached_autoencoder(
 
 @torch.no_grad()
 def encode(model: Autoencoder, images: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """SPEC §2.4: latent codes of (already cropped) images: (N, 28, 28) uint8 -> (N, latent) float32."""
+    """docs/method.md §11: latent codes of (already cropped) images: (N, 28, 28) uint8 -> (N, latent) float32."""
     x = _to_unit_float(images)
     return torch.cat([model.encoder(chunk) for chunk in x.split(batch_size)]).numpy()

@@ -1,4 +1,4 @@
-"""Running sweep units on a Dask cluster (issue 8; SPEC §2.1 at scale): embedded or existing.
+"""Running sweep units on a Dask cluster (docs/method.md §8 at scale): embedded or existing.
 
 Workers run ``minde.repro.units.run_group`` on one group of units (several MINDE seeds trained as one
 batch, or a single unit) and *return* its records; the client writes each record as its future
@@ -28,7 +28,7 @@ WORKER_ENV = {"MINDE_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS
 
 
 def check_dask_args(workers: int | None, scheduler: str | None) -> None:
-    """Validate ``workers`` / ``scheduler`` before any work (issue 8)."""
+    """Validate ``workers`` / ``scheduler`` before any work."""
     if workers is not None and scheduler is not None:
         raise SweepArgumentError("give either --workers N (embedded cluster) or --scheduler "
                                  f"ADDR (existing cluster), not both (got {workers!r} and {scheduler!r})")

@@ -1,6 +1,6 @@
-"""MNIST self-consistency tests of MI estimators in autoencoder latent space (SPEC §2.4, Figure 2).
+"""MNIST self-consistency tests of MI estimators in autoencoder latent space (docs/method.md §11, Figure 2).
 
-Protocol (choices marked *open* in SPEC §2.4 are stated here and switchable through the budget):
+Protocol (choices marked *open* in docs/method.md §11 are stated here and switchable through the budget):
 - A = latent of the full-image autoencoder (r = 28); B_r = latent of the r-autoencoder applied to
   the crop B_r (top r rows kept). Autoencoders and estimators are trained on the first
   ``n_train`` MNIST training images; estimates use the first ``n_test`` MNIST test images.
@@ -49,28 +49,28 @@ __all__ = [
     "load_consistency",
 ]
 
-MINDE_LABELS = {"c": "MINDE-C", "j": "MINDE-J"}  # SPEC §1.3: method names of the two model types
+MINDE_LABELS = {"c": "MINDE-C", "j": "MINDE-J"}  # docs/method.md §3: method names of the two model types
 
 
 @dataclass(frozen=True)
 class ConsistencyBudget:
-    """SPEC §2.4: sizes and grids of one budget of the consistency experiment."""
+    """docs/method.md §11: sizes and grids of one budget of the consistency experiment."""
 
     n_train: int  # MNIST training images (autoencoders and estimator training)
     n_test: int  # MNIST test images (estimation)
-    ae_epochs: int  # autoencoder epochs (SPEC §2.4: ~100)
+    ae_epochs: int  # autoencoder epochs (docs/method.md §11: ~100)
     r_grid: tuple[int, ...]  # crop levels of test (a); must contain 28
     r_dp: tuple[int, ...]  # lower crop levels r of test (b); r + k < 28 (else B_{r+k} = A)
     r_add: tuple[int, ...]  # crop levels of test (c)
     k: int = 3  # crop offset of the data-processing test (b)
     minde_steps: int | None = None  # MINDE training steps per fit (None: MINDE's budget default)
-    minde_hidden: int = 256  # score-network width (SPEC §2.4: 256)
-    minde_batch_size: int = 64  # score-network batch size (SPEC §2.4: 64)
-    minde_lr: float = 1e-3  # score-network Adam learning rate (SPEC §2.4: 1e-3)
+    minde_hidden: int = 256  # score-network width (docs/method.md §11: 256)
+    minde_batch_size: int = 64  # score-network batch size (docs/method.md §11: 64)
+    minde_lr: float = 1e-3  # score-network Adam learning rate (docs/method.md §11: 1e-3)
     estimator_budget: str = "quick"  # budget name passed to minde.MINDE and the baselines
 
 
-# SPEC §2.4: smoke checks plumbing (seconds); quick ~30 min on 1-2 CPU cores; paper = the protocol.
+# docs/method.md §11: smoke checks plumbing (seconds); quick ~30 min on 1-2 CPU cores; paper = the protocol.
 CONSISTENCY_BUDGETS: dict[str, ConsistencyBudget] = {
     "smoke": ConsistencyBudget(
         n_train=300, n_test=200, ae_epochs=2, r_grid=(16, 28), r_dp=(13,), r_add=(16,),
@@ -90,14 +90,14 @@ CONSISTENCY_BUDGETS: dict[str, ConsistencyBudget] = {
 
 @dataclass(frozen=True)
 class Quantity:
-    """SPEC §2.4: one mutual information of the tests, I(A; B_r) ("ab"), (b)'s ("dp") or (c)'s ("add")."""
+    """docs/method.md §11: one mutual information of the tests, I(A; B_r) ("ab"), (b)'s ("dp") or (c)'s ("add")."""
 
     kind: str  # "ab": I(A; B_r); "dp": I(A; [B_{r+k}, B_r]); "add": I([A1, A2]; [B1_r, B2_r])
     r: int  # crop level (for "dp", the lower one)
 
 
 def needed_quantities(cfg: ConsistencyBudget) -> list[Quantity]:
-    """SPEC §2.4: every distinct MI that tests (a)-(c) need, numerators and denominators."""
+    """docs/method.md §11: every distinct MI that tests (a)-(c) need, numerators and denominators."""
     if IMAGE_SIDE not in cfg.r_grid or any(r + cfg.k > IMAGE_SIDE for r in cfg.r_dp):
         raise ValueError(f"r_grid must contain {IMAGE_SIDE} and every r_dp + k must be <= {IMAGE_SIDE}")
     ab = sorted(set(cfg.r_grid) | {r + cfg.k for r in cfg.r_dp} | set(cfg.r_add))
@@ -106,12 +106,12 @@ def needed_quantities(cfg: ConsistencyBudget) -> list[Quantity]:
 
 
 def needed_crop_levels(cfg: ConsistencyBudget) -> list[int]:
-    """SPEC §2.4: the crop levels r that need an autoencoder (28 included, for A)."""
+    """docs/method.md §11: the crop levels r that need an autoencoder (28 included, for A)."""
     return sorted({q.r for q in needed_quantities(cfg)} | {r + cfg.k for r in cfg.r_dp} | {IMAGE_SIDE})
 
 
 def _cyclic_pairing(n: int, rng: np.random.Generator) -> np.ndarray:
-    """SPEC §2.4 (c): partner index pi(i) with pi(i) != i, each image once first and once second."""
+    """docs/method.md §11 (c): partner index pi(i) with pi(i) != i, each image once first and once second."""
     perm = rng.permutation(n)
     partner = np.empty(n, dtype=np.int64)
     partner[perm] = np.roll(perm, -1)
@@ -125,7 +125,7 @@ def prepare_latents(
     cache_dir: Path | None = None,
     progress: bool = True,
 ) -> dict:
-    """SPEC §2.4: train or load one autoencoder per crop level and encode train and test crops.
+    """docs/method.md §11: train or load one autoencoder per crop level and encode train and test crops.
 
     Returns:
         dict with "train" and "test", each {r: latents (n, 16) float32} of the crop B_r (r = 28 is A),
@@ -147,7 +147,7 @@ def prepare_latents(
 
 
 def _side(q: Quantity, z: dict[int, np.ndarray], pairs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """SPEC §2.4: the (X, Y) arrays of one quantity on one split, X: (n, d_x), Y: (n, d_y)."""
+    """docs/method.md §11: the (X, Y) arrays of one quantity on one split, X: (n, d_x), Y: (n, d_y)."""
     a = z[IMAGE_SIDE]
     if q.kind == "ab":
         return a, z[q.r]
@@ -169,7 +169,7 @@ def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def quantity_arrays(q: Quantity, latents: dict, k: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SPEC §2.4: standardised (x_train, y_train, x_test, y_test) of one MI, shapes (n, d)."""
+    """docs/method.md §11: standardised (x_train, y_train, x_test, y_test) of one MI, shapes (n, d)."""
     x_tr, y_tr = _side(q, latents["train"], latents["pairs"]["train"], k)
     x_te, y_te = _side(q, latents["test"], latents["pairs"]["test"], k)
     x_tr, x_te = _standardise(x_tr, x_te)
@@ -178,7 +178,7 @@ def quantity_arrays(q: Quantity, latents: dict, k: int = 3) -> tuple[np.ndarray,
 
 
 def _fit_minde(kind: str, arrays: tuple, cfg: ConsistencyBudget, seed: int, device: str, progress: bool) -> dict:
-    """SPEC §1.3: fit one MINDE model of type kind; both variants in nats."""
+    """docs/method.md §3: fit one MINDE model of type kind; both variants in nats."""
     import minde
 
     est = minde.MINDE(kind=kind, budget=cfg.estimator_budget, steps=cfg.minde_steps,
@@ -190,7 +190,7 @@ def _fit_minde(kind: str, arrays: tuple, cfg: ConsistencyBudget, seed: int, devi
 
 
 def _fit_baseline(method: str, arrays: tuple, cfg: ConsistencyBudget, seed: int) -> dict:
-    """SPEC §2.2: one baseline estimate in nats through minde.bench.baselines."""
+    """docs/method.md §9: one baseline estimate in nats through minde.bench.baselines."""
     from minde.bench.baselines import estimate_baseline
 
     res = estimate_baseline(method, *arrays, budget=cfg.estimator_budget, seed=seed)
@@ -198,7 +198,7 @@ def _fit_baseline(method: str, arrays: tuple, cfg: ConsistencyBudget, seed: int)
 
 
 def _available_baselines(baselines: tuple[str, ...]) -> tuple[str, ...]:
-    """SPEC §2.2: the requested baselines, or none (with a warning) if minde.bench.baselines is absent."""
+    """docs/method.md §9: the requested baselines, or none (with a warning) if minde.bench.baselines is absent."""
     if not baselines:
         return ()
     try:
@@ -218,7 +218,7 @@ def estimate_quantities(
     device: str = "auto",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """SPEC §2.4: every needed MI by every estimator.
+    """docs/method.md §11: every needed MI by every estimator.
 
     Returns:
         Tidy frame (quantity, r, method, variant, estimate [nats], seconds); seconds is the fit and
@@ -244,14 +244,14 @@ def estimate_quantities(
 
 
 def _ratio_row(test: str, r: int, num: pd.Series, den: pd.Series) -> dict:
-    """SPEC §2.4: one result row from numerator and denominator estimate rows."""
+    """docs/method.md §11: one result row from numerator and denominator estimate rows."""
     ratio = num.estimate / den.estimate if den.estimate != 0 else float("nan")
     return dict(test=test, r=r, method=num.method, variant=num.variant, estimate_numerator=num.estimate,
                 estimate_denominator=den.estimate, ratio=ratio, ideal=TEST_IDEALS[test], seconds=num.seconds)
 
 
 def consistency_ratios(estimates: pd.DataFrame, cfg: ConsistencyBudget, budget: str = "", seed: int = 0) -> pd.DataFrame:
-    """SPEC §2.4: the ratios of tests (a)-(c) from the estimates of estimate_quantities.
+    """docs/method.md §11: the ratios of tests (a)-(c) from the estimates of estimate_quantities.
 
     Returns:
         Tidy frame with RESULT_COLUMNS. ``r`` is the crop level (for data processing the lower
@@ -283,7 +283,7 @@ def run_consistency(
     progress: bool = True,
     n_threads: int | None = 1,
 ) -> pd.DataFrame:
-    """SPEC §2.4: the whole Figure 2 experiment at one budget; ratios as a tidy frame (RESULT_COLUMNS).
+    """docs/method.md §11: the whole Figure 2 experiment at one budget; ratios as a tidy frame (RESULT_COLUMNS).
 
     Args:
         budget: key of CONSISTENCY_BUDGETS ("smoke" | "quick" | "paper").

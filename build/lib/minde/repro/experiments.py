@@ -1,4 +1,4 @@
-"""What each notebook computes at each budget, the files it declares, and cached loading (SPEC §2).
+"""What each notebook computes at each budget, the files it declares, and cached loading (docs/method.md §8-§13).
 
 ``EXPERIMENTS`` maps a notebook stem to a ``NotebookSpec``: the paper item, the figure and table
 stems it writes (``declared_outputs``) and one ``Plan`` per budget (tasks, methods, seeds,
@@ -30,12 +30,12 @@ MINDE_UNITS = ("minde_c", "minde_j")
 SMOKE_BENCH = ("1v1-normal-0.75", "multinormal-sparse-3-3-2-2.0", "student-identity-3-3-2",
                "half_cube-multinormal-sparse-3-3-2-2.0")  # 2 of tasks 1-20, 2 of tasks 21-40
 QUICK_ABLATION = ("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0")
-SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)  # SPEC §2.6 reference σ grid
+SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)  # docs/method.md §13 reference σ grid
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What one notebook computes at one budget (SPEC §2)."""
+    """What one notebook computes at one budget (docs/method.md §8-§13)."""
 
     tasks: tuple[str, ...] = ()  # task ids; "benchmark" / "highmi" expand to the whole group
     methods: tuple[str, ...] = ()  # minde_c, minde_j and/or baselines (sweep units)
@@ -48,7 +48,7 @@ class Plan:
 class NotebookSpec:
     """One notebook: the paper item it reproduces, the files it writes and its plans."""
 
-    paper_item: str  # e.g. "Figure 1"; "(unverified)" where SPEC §2.6 leaves the mapping open
+    paper_item: str  # e.g. "Figure 1"; "(unverified)" where docs/method.md §13 leaves the mapping open
     figures: tuple[str, ...]  # figure stems, each written as .pdf and .png
     tables: tuple[str, ...] = ()  # table stems, each written as .csv
     plans: dict[str, Plan] = field(default_factory=dict)  # budget -> plan
@@ -66,7 +66,7 @@ _ABL_PAPER = Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0",
                    "half_cube-multinormal-sparse-5-5-2-2.0", "spiral-multinormal-sparse-5-5-2-2.0",
                    "student-identity-3-3-2"), ("minde_c", "minde_j"), (0, 1, 2, 3, 4))
 # quick: the baselines of the 40-task quick sweep (one neural, one nonparametric, one closed form);
-# the full set of SPEC §2.2 runs at the paper budget
+# the full set of docs/method.md §9 runs at the paper budget
 _QUICK_BASE = ("infonce", "ksg", "cca")
 
 EXPERIMENTS: dict[str, NotebookSpec] = {
@@ -76,7 +76,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
                      Plan(options={"rho": 0.75, "n": 10_000, "steps": 4_000}),
                      Plan(options={"rho": 0.75, "n": 110_000, "steps": None}))),
     "fig01_high_mi_benchmark": NotebookSpec(
-        "Figure 1 (high-MI benchmark; construction per SPEC §2.3)", ("fig01_high_mi_benchmark",),
+        "Figure 1 (high-MI benchmark; construction per docs/method.md §10)", ("fig01_high_mi_benchmark",),
         experiment="fig01_high_mi_benchmark",
         plans=_plans(Plan(("highmi:2,20",), ("minde_c", "cca")),
                      Plan(("highmi:2,10,50",), MINDE_UNITS + _QUICK_BASE),
@@ -157,7 +157,7 @@ def get_plan(stem: str, budget: str) -> Plan:
 
 
 def declared_outputs(stem: str, budget: str, root: str | os.PathLike | None = None) -> list[Path]:
-    """STYLE §7: the files notebook ``stem`` writes at ``budget`` (figures .pdf/.png, tables .csv)."""
+    """the files notebook ``stem`` writes at ``budget`` (figures .pdf/.png, tables .csv)."""
     spec, out = EXPERIMENTS[stem], figure_dir(check_budget(budget), root)
     return ([out / f"{f}.{ext}" for f in spec.figures for ext in ("pdf", "png")]
             + [out / f"{t}.csv" for t in spec.tables])
@@ -192,7 +192,7 @@ def available_methods(methods: Sequence[str]) -> list[str]:
 
 
 def results_path(experiment: str, budget: str, root: str | os.PathLike | None = None) -> Path:
-    """STYLE §7: ``data/results/<experiment>/<budget>/results.csv``."""
+    """``data/results/<experiment>/<budget>/results.csv``."""
     base = Path(root) if root is not None else results_root()
     return base / experiment / check_budget(budget) / "results.csv"
 
@@ -232,7 +232,7 @@ def load_or_compute(experiment: str, budget: str, compute: Callable[[], pd.DataF
 
 
 def split_tasks(tasks: Sequence[str], n_groups: int) -> list[list[str]]:
-    """Split tasks into ``n_groups`` by their position among the 40 benchmark tasks (SPEC §2.1, §2.5)."""
+    """Split tasks into ``n_groups`` by their position among the 40 benchmark tasks (docs/method.md §8, §12)."""
     from minde.bench import tasks as T
 
     order = {t.id: i for i, t in enumerate(T.list_tasks("benchmark"))}
@@ -244,7 +244,7 @@ def split_tasks(tasks: Sequence[str], n_groups: int) -> list[list[str]]:
 
 
 def add_task_info(agg: pd.DataFrame) -> pd.DataFrame:
-    """Add the high-MI transform and strength columns (SPEC §2.3) from the task ids."""
+    """Add the high-MI transform and strength columns (docs/method.md §10) from the task ids."""
     from minde.bench import tasks as T
 
     info = {t: T.get_task(t) for t in agg["task"].unique()}

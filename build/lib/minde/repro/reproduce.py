@@ -1,4 +1,4 @@
-"""Execute every notebook with papermill and check the files each declares (SPEC §2; STYLE §6, §7).
+"""Execute every notebook with papermill and check the files each declares (docs/method.md §8-§13).
 
     python -m minde.reproduce [--budget smoke|quick|paper] [--only PATTERN] [--list]
                               [--workers N] [--scheduler ADDR]

@@ -1,4 +1,4 @@
-"""Results store for sweeps (SPEC §2.1, §2.5; STYLE §7): one checksummed JSON record per unit.
+"""Results store for sweeps (docs/method.md §8, §12): one checksummed JSON record per unit.
 
 Layout: ``<root>/<experiment>/<budget>/units/<task>__<method>__n<n_train>__s<seed>.json``,
 aggregated into ``<root>/<experiment>/<budget>/results.csv`` (tidy: one row per variant) and
@@ -41,11 +41,11 @@ UnitKey = tuple[str, str, int, int]  # (task, method, n_train, seed)
 
 
 class CorruptRecordWarning(UserWarning):
-    """A unit record that is truncated, garbled or fails its checksum (SPEC §2.5: recompute it)."""
+    """A unit record that is truncated, garbled or fails its checksum (docs/method.md §12: recompute it)."""
 
 
 def method_variants(method: str) -> list[str]:
-    """Variant rows a method's unit yields (SPEC §1.3): minde_c -> [minde_c, minde_c_sigma]."""
+    """Variant rows a method's unit yields (docs/method.md §3): minde_c -> [minde_c, minde_c_sigma]."""
     return [method, f"{method}_sigma"] if method in ("minde_c", "minde_j") else [method]
 
 

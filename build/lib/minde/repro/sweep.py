@@ -1,4 +1,4 @@
-"""The sweep command (SPEC §2.1, §2.5): run (task × method × n_train × seed) units, resumably.
+"""The sweep command (docs/method.md §8, §12): run (task × method × n_train × seed) units, resumably.
 
     python -m minde.sweep --experiment NAME --budget smoke|quick|paper \\
         --tasks ID[,ID...]|all|highmi|benchmark --methods minde_c,minde_j,cca,...|all \\

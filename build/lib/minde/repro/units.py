@@ -1,4 +1,4 @@
-"""One sweep unit, (task, method, n_train, seed), and the code that runs it (SPEC §2.1, §2.5).
+"""One sweep unit, (task, method, n_train, seed), and the code that runs it (docs/method.md §8, §12).
 
 MINDE units that differ only in their seed are grouped (``group_units``) and their models
 trained in one batched computation, each on its own unit's data (``run_group``).
@@ -106,7 +106,7 @@ def run_unit(unit: Unit) -> UnitRecord:
         runner = _run_minde if unit.method in MINDE_METHODS else _run_baseline
         estimates, extra = runner(unit, data)
         _check_estimates(unit, estimates)
-    except Exception as exc:  # a failed unit is a result, not a crash (SPEC §2.5)
+    except Exception as exc:  # a failed unit is a result, not a crash (docs/method.md §12)
         return failed_record(unit, exc, time.perf_counter() - start)
     return _ok_record(unit, estimates, {**extra, "worker": _worker_name()}, time.perf_counter() - start)
 
@@ -245,7 +245,7 @@ def _run_minde_group(group: list[Unit]) -> list[UnitRecord]:
             rec.extra["group_fallback"] = f"{type(exc).__name__}: {exc}"
             records[i] = rec
         return [records[i] for i in range(len(group))]
-    except Exception as exc:  # a failed group is a result, not a crash (SPEC §2.5)
+    except Exception as exc:  # a failed group is a result, not a crash (docs/method.md §12)
         per = (time.perf_counter() - start) / max(1, len(live))
         for i in live:
             records[i] = failed_record(group[i], exc, per)

@@ -116,3 +116,19 @@ def test_every_method_has_its_own_colour() -> None:
 
     colours = _colours(list(LABELS))
     assert len(set(colours.values())) == len(LABELS)
+
+
+def test_recipe_summary_and_figure():
+    rows = []
+    for recipe, bias in (("good", 0.01), ("bad", 0.3)):
+        for task, truth in (("t1", 1.0), ("t2", 0.5)):
+            for seed in (0, 1):
+                rows.append(dict(recipe=recipe, variant="minde_c", task=task, seed=seed, truth=truth,
+                                 estimate=truth + bias + 0.01 * seed, seconds=10.0 if recipe == "good" else 5.0))
+    s = analysis.recipe_summary(pd.DataFrame(rows)).set_index("recipe")
+    assert s.loc["good", "mae"] == pytest.approx(0.015) and s.loc["bad", "mae"] == pytest.approx(0.305)
+    assert s.loc["good", "within_0.1"] == 2 and s.loc["bad", "within_0.1"] == 0
+    assert s.loc["good", "seconds"] == 10.0 and list(s.index) == ["good", "bad"]
+    fig = plotting.plot_recipe_study(s.reset_index())
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 1
+    plt.close("all")

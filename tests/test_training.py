@@ -30,3 +30,49 @@ def test_training_loss_decreases(bivariate_normal):
     losses = est.train_result.losses[:, 0].numpy()
     assert losses.shape == (400,)
     assert losses[-100:].mean() < 0.8 * losses[:20].mean()
+
+
+def test_lr_schedules():
+    from minde.config import TrainSettings
+    from minde.training import lr_factors
+
+    assert lr_factors(TrainSettings(100, 8, 1e-3, 0.99, 1)) is None  # constant: the paper's recipe
+    cos = lr_factors(TrainSettings(100, 8, 1e-3, 0.99, 1, "cosine", 10))
+    assert cos[:10] == pytest.approx([(s + 1) / 10 for s in range(10)])  # linear warm-up to 1
+    assert cos[10] == pytest.approx(1.0) and cos[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(cos[10:], cos[11:]))  # decays monotonically
+    lin = lr_factors(TrainSettings(11, 8, 1e-3, 0.99, 1, "linear", 0))
+    assert lin == pytest.approx([1 - s / 10 for s in range(11)])
+
+
+def test_paper_budget_keeps_the_paper_recipe():
+    from minde.config import BUDGETS, resolve_settings
+
+    s = resolve_settings(BUDGETS["paper"], 5, 10_000)
+    assert (s.lr_schedule, s.warmup_steps, s.lr, s.batch_size, s.ema_decay) == ("constant", 0, 1e-3, 128, 0.999)
+    assert BUDGETS["paper"].train_importance_sampling in (None, True)
+
+
+def test_schedule_changes_training_and_bad_schedule_is_rejected():
+    import minde
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 1)).astype(np.float32)
+    y = (x + rng.normal(size=(400, 1))).astype(np.float32)
+    kw = dict(budget="smoke", steps=60, progress=False)
+    a = minde.MINDE("c", **kw).fit(x, y).train_result.losses
+    b = minde.MINDE("c", lr_schedule="cosine", warmup=0.1, **kw).fit(x, y).train_result.losses
+    assert bool((a[0] == b[0]).all()) and bool((a != b).any())  # same start, other updates
+    with pytest.raises(ValueError, match="lr_schedule"):
+        minde.MINDE("c", lr_schedule="step", **kw)
+    with pytest.raises(ValueError, match="warmup"):
+        minde.MINDE("c", warmup=1.5, **kw)
+
+
+def test_training_t_sampling_is_independent_of_estimation():
+    import minde
+
+    m = minde.MINDE("c", budget="smoke", train_importance_sampling=False)
+    assert m.importance_sampling and not m.train_importance_sampling
+    assert type(m.train_sampler).__name__ == "UniformSampler"
+    assert type(m.sampler).__name__ == "ImportanceSampler"

@@ -22,7 +22,7 @@ from minde._io import atomic_write, figure_dir  # noqa: E402
 from minde.repro.analysis import LABELS, method_label, variant_order  # noqa: E402
 
 __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi",
-           "plot_benchmark_table", "plot_training_size", "plot_lines", "plot_table"]
+           "plot_benchmark_table", "plot_training_size", "plot_lines", "plot_table", "plot_recipe_study"]
 
 # no creation date in PDFs, so re-plotting unchanged results leaves the committed files unchanged
 _STABLE_METADATA = {"pdf": {"CreationDate": None}}
@@ -238,4 +238,26 @@ def plot_table(df: pd.DataFrame, title: str | None = None, fmt: str = "{:.3g}") 
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_recipe_study(summary: pd.DataFrame) -> Figure:
+    """Recipe study: MAE over tasks (± std over seeds) against training seconds per model, one
+    panel per MINDE variant, one marker per recipe."""
+    variants = variant_order(summary["variant"].unique())
+    fig, axes = _grid(len(variants), min(4, len(variants)), (3.6, 3.0))
+    recipes = list(dict.fromkeys(summary["recipe"]))
+    for ax, v in zip(axes, variants):
+        sub = summary[summary["variant"] == v].set_index("recipe")
+        for i, r in enumerate(recipes):
+            if r in sub.index:
+                row = sub.loc[r]
+                ax.errorbar(row["seconds"], row["mae"], yerr=row["mae_seed_std"], fmt="o", capsize=3,
+                            color=f"C{i}", label=r)
+        ax.set_title(method_label(v))
+        ax.set_xlabel("training seconds per model")
+        ax.set_ylabel("MAE over tasks (nats)")
+        ax.set_ylim(bottom=0)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))  # room for the shared legend below the panels
+    _legend(fig, axes)
     return fig

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 __all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
-           "summary_by_method", "benchmark_matrix"]
+           "summary_by_method", "benchmark_matrix", "recipe_summary"]
 
 # display name of each result variant, in the canonical order (MINDE variants, then baselines)
 LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
@@ -66,3 +66,28 @@ def benchmark_matrix(agg: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     table = mean.reindex(index=variant_order(list(mean.index)), columns=tasks)
     table.index = [method_label(v) for v in table.index]
     return pd.concat([truth.reindex(tasks).to_frame("ground truth").T, table])
+
+
+def recipe_summary(df: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
+    """Per (recipe, variant) of a recipe study: accuracy over tasks and cost per model.
+
+    mae: mean over tasks of |mean over seeds - truth|; mae_seed_std: std over seeds of each seed's
+    MAE over tasks; within: tasks within ``tol`` nats; worst: the task with the largest error;
+    seconds: mean training seconds per model. Rows are sorted by variant, then MAE.
+    """
+    per_task = (df.groupby(["recipe", "variant", "task"], sort=False)
+                .agg(mean=("estimate", "mean"), truth=("truth", "first"), seconds=("seconds", "mean"))
+                .reset_index())
+    per_task["err"] = (per_task["mean"] - per_task["truth"]).abs()
+    per_seed = (df.assign(err=(df["estimate"] - df["truth"]).abs())
+                .groupby(["recipe", "variant", "seed"], sort=False)["err"].mean()
+                .groupby(["recipe", "variant"], sort=False).std().rename("mae_seed_std"))
+    g = per_task.groupby(["recipe", "variant"], sort=False)
+    out = pd.DataFrame({"tasks": g.size(), "mae": g["err"].mean(), "median_err": g["err"].median(),
+                        f"within_{tol:g}": g["err"].apply(lambda e: int((e <= tol).sum())),
+                        "worst": g.apply(lambda s: s.loc[s["err"].idxmax(), "task"]),
+                        "worst_err": g["err"].max(), "seconds": g["seconds"].mean()})
+    out = out.join(per_seed).reset_index()
+    order = {v: i for i, v in enumerate(LABELS)}
+    return out.sort_values(["variant", "mae"], key=lambda c: c.map(order) if c.name == "variant" else c,
+                           kind="stable").reset_index(drop=True)

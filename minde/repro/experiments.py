@@ -67,6 +67,14 @@ _ABL_PAPER = Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0",
                    "student-identity-3-3-2"), ("minde_c", "minde_j"), (0, 1, 2, 3, 4))
 # quick: the baselines of the 40-task quick sweep (one neural, one nonparametric, one closed form);
 # the full set of docs/method.md §9 runs at the paper budget
+# the recipe study (minde.repro.recipes): 8 benchmark tasks + 2 outside it, both kinds, 3 seeds
+_RECIPE_PLAN = Plan(("1v1-normal-0.75", "multinormal-dense-5-5-0.5", "multinormal-sparse-5-5-2-2.0",
+                     "student-identity-5-5-2", "half_cube-multinormal-sparse-5-5-2-2.0",
+                     "spiral-multinormal-sparse-5-5-2-2.0", "multinormal-sparse-25-25-2-2.0",
+                     "1v1-additive-0.75", "extra-independent-3-3", "extra-cubic-gaussian-3-3"),
+                    ("minde_c", "minde_j"), (0, 1, 2),
+                    options={"recipes": ("constant-is", "cosine-is", "cosine-uniform",
+                                         "cosine-uniform-est", "cosine-uniform-b512"), "max_steps": None})
 _QUICK_BASE = ("infonce", "ksg", "cca")
 
 EXPERIMENTS: dict[str, NotebookSpec] = {
@@ -122,6 +130,12 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
     "ablation_ema": NotebookSpec(
         "Ablation: EMA vs raw weights (unverified)", ("ablation_ema",), ("ablation_ema",),
         experiment="ablation_ema", plans=_plans(_ABL_SMOKE, _ABL_QUICK, _ABL_PAPER)),
+    "ablation_training_recipe": NotebookSpec(
+        "Training recipe study (beyond the paper)", ("ablation_training_recipe",),
+        ("ablation_training_recipe",), experiment="ablation_training_recipe",
+        plans=_plans(Plan(("1v1-normal-0.75", "extra-cubic-gaussian-3-3"), ("minde_c",), (0,),
+                          options={"recipes": ("constant-is", "cosine-uniform"), "max_steps": 200}),
+                     _RECIPE_PLAN, _RECIPE_PLAN)),
     "ablation_entropy": NotebookSpec(
         "Entropy estimation vs closed form (unverified)", ("ablation_entropy",), ("ablation_entropy",),
         experiment="ablation_entropy",

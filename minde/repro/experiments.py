@@ -74,7 +74,7 @@ _RECIPE_PLAN = Plan(("1v1-normal-0.75", "multinormal-dense-5-5-0.5", "multinorma
                      "1v1-additive-0.75", "extra-independent-3-3", "extra-cubic-gaussian-3-3"),
                     ("minde_c", "minde_j"), (0, 1, 2),
                     options={"recipes": ("constant-is", "cosine-is", "cosine-uniform",
-                                         "cosine-uniform-est", "cosine-uniform-b512"), "max_steps": None})
+                                         "cosine-uniform-b512"), "max_steps": None})
 _QUICK_BASE = ("infonce", "ksg", "cca")
 
 EXPERIMENTS: dict[str, NotebookSpec] = {

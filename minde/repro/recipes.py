@@ -118,7 +118,8 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     path = Path(out) if out is not None else None
     df = _load(path)
     done = set(zip(df["recipe"], df["task"], df["kind"])) if not df.empty else set()
-    jobs = [(r, t, k) for r in recipes for t in tasks for k in kinds if (r, t, k) not in done]
+    # task-major order: a partial run compares every recipe on the tasks it has reached
+    jobs = [(r, t, k) for t in tasks for k in kinds for r in recipes if (r, t, k) not in done]
     for name, task, kind in tqdm(jobs, desc="recipes", disable=not progress):
         recipe = recipes[name]
         if max_steps is not None and recipe.steps is not None:

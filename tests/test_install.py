@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ def _files(folder: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_installed_package_runs_from_elsewhere_and_writes_nothing_inside(tmp_path):
-    target, work = tmp_path / "site", tmp_path / "work"
+    target, work, src = tmp_path / "site", tmp_path / "work", tmp_path / "src"
     work.mkdir()
+    # build from a copy, so the build's own scratch folders stay out of the checkout
+    shutil.copytree(ROOT / "minde", src / "minde", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(ROOT)], check=True, capture_output=True, text=True)
+                    "--target", str(target), str(src)], check=True, capture_output=True, text=True)
     assert (target / "minde" / "__init__.py").is_file()
     before = _files(target)
     # bytecode caching is Python's, not ours: keep it out so the comparison sees only our writes

@@ -87,6 +87,12 @@ def mean_std(mean: float, std: float, n: int | float = 2) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def _span(lo: float, hi: float, fmt: str = ".3f") -> str:
+    """"lo to hi", or one number when they agree at this precision."""
+    a, b = format(lo, fmt), format(hi, fmt)
+    return a if a == b else f"{a} to {b}"
+
+
 def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Rows of finished units (sweep results carry a status column)."""
     return df[df["status"] == "ok"] if "status" in df else df
@@ -154,7 +160,7 @@ def quickstart_verdict(res: pd.DataFrame, tol: float = QUICKSTART_TOL) -> Verdic
                           "truth": [round(float(agg.loc[v, "truth"]), 4) for v in errs],
                           "|error|": [round(float(e), 4) for e in errs.values()]})
     truth = float(agg["truth"].iloc[0])
-    interp = (f"The {len(errs)} estimates lie {min(errs.values()):.3f} to {max(errs.values()):.3f} nats "
+    interp = (f"The {len(errs)} estimates lie {_span(min(errs.values()), max(errs.values()))} nats "
               f"from the true MI of {truth:.4f} nats, and {sum(e <= tol for e in errs.values())} of "
               f"{len(MINDE_VARIANTS)} variants are within {tol:g} nats.") if errs else ""
     return _verdict(threshold, checks, interp, table)
@@ -187,8 +193,8 @@ def high_mi_verdict(df: pd.DataFrame, min_truth: float = HIGH_MI_MIN_TRUTH, main
         interp = (f"On the {err[main].notna().sum()} tasks with true MI ≥ {min_truth:g} nats, "
                   f"{method_label(main)}'s MAE is {maes[best][0]:.2f} nats against {maes[best][1]:.2f} "
                   f"for {method_label(best)} (the lowest baseline MAE); at the largest true MI, "
-                  f"{top['truth'].max():.2f} nats, {method_label(main)} estimates {at_top.min():.2f} to "
-                  f"{at_top.max():.2f} across {len(at_top)} task(s).")
+                  f"{top['truth'].max():.2f} nats, {method_label(main)} estimates "
+                  f"{_span(at_top.min(), at_top.max(), '.2f')} across {len(at_top)} task(s).")
     return _verdict(threshold, checks, interp, table, details)
 
 
@@ -255,12 +261,11 @@ def consistency_verdict(df: pd.DataFrame, tols: dict[str, float] | None = None) 
     if checks:
         parts = [f"({k}) {counts[t][0]}/{counts[t][1]}" for k, t in
                  (("a", "baseline"), ("b", "data_processing"), ("c", "additivity")) if counts[t][1]]
-        interp = f"{sum(ok for _, ok in checks)} of {len(checks)} MINDE checks pass: " + ", ".join(parts)
+        interp = "MINDE's checks passed, by test: " + ", ".join(parts)
         if add_range[True]:
-            interp += (f"; MINDE's additivity ratios range from {min(add_range[True]):.2f} to "
-                       f"{max(add_range[True]):.2f}")
+            interp += f"; MINDE's additivity ratios: {_span(min(add_range[True]), max(add_range[True]), '.2f')}"
         if add_range[False]:
-            interp += (f", the baselines' from {min(add_range[False]):.2f} to {max(add_range[False]):.2f} "
+            interp += (f", the baselines': {_span(min(add_range[False]), max(add_range[False]), '.2f')} "
                        "(ideal 2)")
         interp += "."
     return _verdict(threshold, checks, interp, table, details)
@@ -397,8 +402,8 @@ def sigma_verdict(df: pd.DataFrame, tol: float = SIGMA_TOL) -> Verdict:
     table = table.reset_index()
     table["variant"] = table["variant"].map(method_label)
     worst = spread.idxmax()
-    interp = (f"Over σ from {lo:g} to {hi:g} the (σ) estimates move by {spread.min():.3f} to "
-              f"{spread.max():.3f} nats (the most: {method_label(worst[1])} on {worst[0]}); "
+    interp = (f"Over σ from {lo:g} to {hi:g} the (σ) estimates move by {_span(spread.min(), spread.max())} "
+              f"nats (the most: {method_label(worst[1])} on {worst[0]}); "
               f"{int((spread <= tol).sum())} of {len(spread)} stay within {tol:g} nats.")
     return _verdict(threshold, checks, interp, table)
 
@@ -470,11 +475,11 @@ def compute_cost_verdict(df: pd.DataFrame, budget: str, factor: float = COST_FAC
     if len(small):
         minde_mem = rows.loc[is_minde, "peak_rss_mib"]
         base_mem = rows.loc[~rows["method"].str.startswith("minde_"), "peak_rss_mib"]
-        interp = (f"MINDE trains at {small['ms per step'].min():.2f} to {small['ms per step'].max():.2f} ms per "
-                  f"step on tasks with d_x ≤ 5 ({small['train_seconds'].min():.0f} to "
-                  f"{small['train_seconds'].max():.0f} s per model) against the stated {stated_ms:g} ms; its peak "
-                  f"memory is {minde_mem.min():.0f} to {minde_mem.max():.0f} MiB"
-                  + (f", the baselines' {base_mem.min():.0f} to {base_mem.max():.0f} MiB." if len(base_mem) else "."))
+        ms, sec = small["ms per step"], small["train_seconds"]
+        interp = (f"MINDE trains at {_span(ms.min(), ms.max(), '.2f')} ms per step on tasks with d_x ≤ 5 "
+                  f"({_span(sec.min(), sec.max(), '.0f')} s per model) against the stated {stated_ms:g} ms; its "
+                  f"peak memory is {_span(minde_mem.min(), minde_mem.max(), '.0f')} MiB"
+                  + (f", the baselines' {_span(base_mem.min(), base_mem.max(), '.0f')} MiB." if len(base_mem) else "."))
     return _verdict(threshold, checks, interp, table)
 
 

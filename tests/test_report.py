@@ -277,3 +277,11 @@ def test_notebook_states_the_claim_and_ends_with_the_reports_verdict(path):
     assert last.cell_type == "code" and "from minde.repro.claims import judge" in last.source
     assert "judge(" in last.source and "print(verdict)" in last.source and "interpretation" in last.source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells if c.cell_type == "code")
+
+
+def test_a_notebook_without_a_claim_is_named(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "new_study.ipynb").write_text("{}")
+    monkeypatch.setenv("MINDE_HOME", str(tmp_path))
+    text = report.build_report("quick", results=tmp_path / "none", stems=["ablation_ema"])
+    assert "Notebooks without a registered claim" in text and "`new_study.ipynb`" in text

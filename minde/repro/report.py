@@ -291,6 +291,10 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
                  "**Provenance:** no records.")
     if missing:
         lines.append(f"No results for this budget: {', '.join(missing)}.")
+    uncovered = sorted(p.name for p in (project / "notebooks").glob("*.ipynb") if p.stem not in CLAIMS)
+    if uncovered:
+        lines.append("Notebooks without a registered claim (add one to `minde.repro.claims.CLAIMS` and "
+                     f"`minde.repro.report.SOURCES`): {', '.join(f'`{n}`' for n in uncovered)}.")
     lines.append("")
     shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
     for s in stems:

@@ -1,6 +1,7 @@
 """Tests of the papermill runner ``python -m minde.reproduce`` (docs/method.md §8-§13)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -8,6 +9,8 @@ import pytest
 
 from minde.repro import reproduce
 from minde.repro.experiments import EXPERIMENTS, declared_outputs
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _write_nb(path, code: str) -> None:
@@ -65,3 +68,29 @@ def test_failing_notebook_does_not_stop_the_others(tmp_path, capsys):
                            "--only", "b_ok"]) == 0
     assert reproduce.main(["--budget", "smoke", "--notebooks", str(nbs), "--runs", str(runs),
                            "--only", "a_*"]) == 1
+
+
+def test_kernels_use_ipc_where_available():
+    """IPC transport: ipykernel only warns about unencrypted connections over TCP."""
+    cfg = reproduce.kernel_config()
+    if os.name == "posix":
+        assert cfg.KernelManager.transport == "ipc"
+    else:
+        assert "KernelManager" not in cfg
+
+
+@pytest.mark.notebooks
+@pytest.mark.timeout(600)
+def test_runner_is_quiet_and_executed_notebook_has_no_tqdm_warning(tmp_path, monkeypatch, capfd):
+    """One real notebook at the smoke budget: no 'Kernel is running over TCP without encryption' on the
+    terminal (the kernel's stderr is the runner's), no TqdmWarning in the executed notebook."""
+    monkeypatch.setenv("MINDE_HOME", str(tmp_path))  # its results and figures stay in tmp_path
+    runs = reproduce.run_all("smoke", only="00_quickstart", nb_dir=REPO / "notebooks",
+                             runs_dir=tmp_path / "runs", root=tmp_path)
+    assert [(r.name, r.status) for r in runs] == [("00_quickstart", "ok")], runs
+    captured = capfd.readouterr()
+    executed = (tmp_path / "runs" / "smoke" / "00_quickstart.ipynb").read_text(encoding="utf-8")
+    for where, text in (("terminal", captured.out + captured.err), ("executed notebook", executed)):
+        assert "without encryption" not in text, where
+        assert "TqdmWarning" not in text, where
+    assert "verdict: " in executed and "checks pass at the smoke budget" in executed

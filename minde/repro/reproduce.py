@@ -1,10 +1,15 @@
 """Execute every notebook with papermill and check the files each declares (docs/method.md §8-§13).
 
     python -m minde.reproduce [--budget smoke|quick|paper] [--only PATTERN] [--list]
-                              [--workers N] [--scheduler ADDR]
+                              [--workers N] [--scheduler ADDR] [--no-report]
 
 Executed notebooks go to ``runs/<budget>/`` (git-ignored). A failing notebook does not stop the
 others; the run ends with a table (notebook, status, duration, outputs) and exits 1 if any failed.
+A run of every notebook then regenerates the claims report ``reports/<budget>.md``
+(``minde.repro.report``) from the results on disk, unless ``--no-report``.
+
+Kernels talk to the runner over IPC (Unix sockets) rather than TCP, so ipykernel has no reason
+to warn that the connection is unencrypted ("Kernel is running over TCP without encryption").
 """
 from __future__ import annotations
 
@@ -47,6 +52,29 @@ def _declared(stem: str, budget: str, root: Path | None) -> list[Path]:
     return declared_outputs(stem, budget, root) if stem in EXPERIMENTS else []
 
 
+_MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to about 107 bytes
+
+
+def kernel_config():
+    """Kernel-manager settings for papermill: IPC transport where it works, else the default TCP.
+
+    Over TCP without CurveZMQ keys, ipykernel's ``init_sockets`` logs a warning on every start;
+    an IPC kernel binds Unix sockets next to its connection file (jupyter's runtime folder) and
+    logs nothing. Windows has no IPC transport, and a very long runtime path would not fit in a
+    socket address, so those keep TCP.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        return Config()
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    longest = Path(jupyter_runtime_dir()) / f"kernel-{'0' * 36}-ipc-99"
+    if len(str(longest)) > _MAX_SOCKET_PATH:
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc"}})
+
+
 def run_notebook(path: Path, budget: str, out_dir: Path, parameters: dict, root: Path | None = None,
                  kernel: str = "python3") -> NotebookRun:
     """Run one notebook with papermill (cwd = its folder, MPLBACKEND=Agg); never raises."""
@@ -59,7 +87,7 @@ def run_notebook(path: Path, budget: str, out_dir: Path, parameters: dict, root:
     try:
         pm.execute_notebook(str(path), str(out_dir / path.name), parameters=parameters,
                             kernel_name=kernel, cwd=str(path.parent), progress_bar=False,
-                            log_output=False)
+                            log_output=False, config=kernel_config())
     except Exception as exc:  # the runner continues past a failing notebook
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
     seconds = time.time() - start
@@ -129,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list notebooks and their declared outputs")
     p.add_argument("--workers", type=int, default=None, help="Dask processes for the sweeps")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address or file for the sweeps")
+    p.add_argument("--no-report", action="store_true",
+                   help="do not regenerate reports/BUDGET.md after running every notebook")
     p.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)  # tests
     p.add_argument("--runs", type=Path, default=None, help=argparse.SUPPRESS)  # tests
     return p
@@ -151,7 +181,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(format_table(runs))
     print(f"total {time.time() - start:.1f} s, budget {a.budget}")
-    return 0 if all(r.status == "ok" for r in runs) else 1
+    status = 0 if all(r.status == "ok" for r in runs) else 1
+    if a.only is None and not a.no_report:  # every notebook ran: the report comes last
+        from minde.repro.report import write_report
+
+        try:
+            print(f"claims report: {write_report(a.budget)}")
+        except Exception as exc:  # a report that cannot be written must not hide the table above
+            print(f"claims report: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+            status = 1
+    return status
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         --tasks ID[,ID...]|all|highmi|benchmark --methods minde_c,minde_j,cca,...|all \\
         --seeds 0-4 --n-train 10000 [--n-test 10000] [--out DIR] [--retry-failed] \\
         [--recompute] [--dry-run] [--workers N] [--scheduler ADDR|FILE] [--group-size N]
-        [--no-progress]
+        [--no-progress] [--allow-dirty]
 
 Each finished unit is one checksummed JSON record (``minde.repro.results``); a rerun skips finished
 units, retries failed ones only with ``--retry-failed``, and recomputes all with ``--recompute``.
@@ -12,6 +12,11 @@ MINDE units that differ only in their seed run as groups (``minde.repro.units.gr
 models train in one batched computation, each on its own seed's data, and each unit still gets
 its own record (written when its group finishes). ``--group-size N`` caps a group at N units
 (1: no grouping); by default the cap is ``minde.training.default_group_size`` for the task.
+
+A record must be computed from committed code: when ``minde/`` has uncommitted changes and the
+records would go into the project's committed results folder, the sweep refuses before any unit
+runs (``minde.repro.provenance.check_sweep_source``; exit status 2). ``--allow-dirty`` sends them
+to ``data/results-dirty/`` (git-ignored) instead, unless ``--out`` is given.
 """
 from __future__ import annotations
 
@@ -263,7 +268,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
               n_test: int | str | None = None, out: str | os.PathLike | None = None,
               retry_failed: bool = False, recompute: bool = False, dry_run: bool = False,
               workers: int | None = None, scheduler: str | None = None, progress: bool = True,
-              echo: Callable[[str], None] = print, group_size: int | None = None) -> pd.DataFrame:
+              echo: Callable[[str], None] = print, group_size: int | None = None,
+              allow_dirty: bool = False) -> pd.DataFrame:
     """Run a sweep and return the tidy rows (``minde.repro.results.TIDY_COLUMNS``) of its units.
 
     Estimates and truths are in nats; one row per variant (minde_c gives minde_c and
@@ -271,6 +277,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     already on disk are returned. ``workers``: embedded Dask cluster of that many processes;
     ``scheduler``: address or scheduler file of an existing Dask cluster. ``group_size``: at
     most this many MINDE seeds per batched group (None: ``default_group_size``; 1: no grouping).
+    ``allow_dirty``: with uncommitted changes in minde/, write to ``data/results-dirty/`` (unless
+    ``out`` is given) instead of refusing (``minde.repro.provenance.check_sweep_source``).
     """
     from minde.repro.cluster import check_dask_args
 
@@ -278,8 +286,16 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int)
                                    or group_size < 1):
         raise SweepArgumentError(f"--group-size: must be a positive integer, got {group_size!r}")
+    from minde.repro import provenance
+
+    rev = provenance.source_revision()
+    dirty = rev.endswith(provenance.DIRTY_SUFFIX)
+    if dirty and allow_dirty and out is None:
+        out = provenance.dirty_results_root()
     plan = plan_sweep(experiment, budget, tasks, methods, seeds, n_train, n_test, out,
                       retry_failed, recompute)
+    if dirty and not allow_dirty and plan.todo and not dry_run:
+        provenance.check_sweep_source(plan.root, experiment, budget, rev)
     echo(_describe(plan, limit=40 if dry_run else 0))
     if not dry_run:
         res.clean_stale_temps(experiment, budget, plan.root)
@@ -324,6 +340,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--group-size", type=int, default=None,
                    help="at most N MINDE seeds trained as one batch (default: auto; 1: no grouping)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="allow uncommitted changes in minde/; results go to data/results-dirty/ unless --out")
     return p
 
 
@@ -333,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         df = run_sweep(a.experiment, a.budget, a.tasks, a.methods, a.seeds, a.n_train, a.n_test,
                        a.out, a.retry_failed, a.recompute, a.dry_run, a.workers, a.scheduler,
-                       progress=not a.no_progress, group_size=a.group_size)
+                       progress=not a.no_progress, group_size=a.group_size, allow_dirty=a.allow_dirty)
     except SweepArgumentError as exc:
         print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,352 @@
+"""The claims report: for each notebook, the paper's claim, its figure, the numbers and a verdict.
+
+    python -m minde.report --budget smoke|quick|paper [--out DIR]
+
+writes ``<DIR or project root>/reports/<budget>.md`` from the results under
+``data/results/<experiment>/<budget>/`` alone (nothing is computed): unit records of the sweeps
+and the CSVs the other notebooks cache. Verdicts come from ``minde.repro.claims.judge``, the
+function each notebook's last cell calls. The report lists the code revision (``git_rev``) of
+every record used and flags any that is ``+dirty``, unknown, or not an ancestor of HEAD
+(``minde.repro.provenance``), and any results file git does not hold as committed. The output
+is deterministic (no dates, sorted everything), so a committed report equals its regeneration.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from minde._io import atomic_write, figure_dir, project_root, results_root
+from minde.config import BUDGETS
+from minde.repro import results as res
+from minde.repro.claims import CLAIMS, NO_RESULTS, RULE, Verdict, judge
+from minde.repro.experiments import EXPERIMENTS, check_budget
+from minde.repro.provenance import RevisionStatus, git, revision_status
+
+__all__ = ["SOURCES", "Source", "Loaded", "load_results", "build_report", "write_report", "report_path",
+           "main"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a notebook's results live: ``data/results/<experiment>/<budget>/<file>``."""
+
+    experiment: str  # results folder name
+    kind: str  # "sweep" (unit records), "table" (a cached CSV + meta.json), "consistency"
+    file: str = "results.csv"  # the CSV the notebook caches
+
+
+SOURCES: dict[str, Source] = {
+    "00_quickstart": Source("00_quickstart", "table"),
+    "fig01_high_mi_benchmark": Source("fig01_high_mi_benchmark", "sweep"),
+    "fig02_consistency_mnist": Source("fig02_consistency_mnist", "consistency", "consistency.csv"),
+    "fig03_benchmark_tasks": Source("benchmark", "sweep"),
+    "tab01_benchmark_table": Source("benchmark", "sweep"),
+    "fig05_training_size": Source("fig05_training_size", "sweep"),
+    "ablation_importance_sampling": Source("ablation_importance_sampling", "table"),
+    "ablation_sigma": Source("ablation_sigma", "table"),
+    "ablation_ema": Source("ablation_ema", "table"),
+    "ablation_entropy": Source("ablation_entropy", "table"),
+    "tab_compute_cost": Source("tab_compute_cost", "table"),
+}
+ORDER = ("00_quickstart", "fig01_high_mi_benchmark", "fig02_consistency_mnist", "fig03_benchmark_tasks",
+         "tab01_benchmark_table", "fig05_training_size", "ablation_importance_sampling", "ablation_sigma",
+         "ablation_ema", "ablation_entropy", "tab_compute_cost")  # the paper's order
+
+
+@dataclass
+class Loaded:
+    """One notebook's committed results and what the report says about them."""
+
+    stem: str  # notebook stem
+    folder: Path  # data/results/<experiment>/<budget>
+    df: pd.DataFrame | None = None  # the rows the notebook's verdict reads (None: no results)
+    records: str = ""  # what was read, e.g. "200 unit records"
+    revisions: Counter = field(default_factory=Counter)  # git_rev -> number of records
+    n_train: str = ""  # training sizes
+    steps: str = ""  # training steps, and where they come from
+    seeds: str = ""  # seeds
+
+
+def _ints(values: Iterable) -> str:
+    """Sorted distinct integers, comma-separated."""
+    vals = sorted({int(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))})
+    return ", ".join(str(v) for v in vals)
+
+
+def _budget_steps(budget: str) -> str:
+    """The budget's MINDE steps, in words."""
+    b = BUDGETS[budget]
+    return (f"{b.steps} (the {budget} budget's; not stored in the results)" if b.steps is not None
+            else "the paper's epoch rule, docs/method.md §7 (not stored in the results)")
+
+
+def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
+    """Unit records of a sweep experiment (results.csv when there are none)."""
+    src = SOURCES[stem]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", res.CorruptRecordWarning)
+        recs = res.load_units(src.experiment, budget, root)
+    if recs:
+        rows = [r for rec in recs.values() for r in rec.rows()]
+        df = pd.DataFrame(rows).sort_values(["task", "method", "variant", "n_train", "seed"], kind="stable")
+        out.df = df.reset_index(drop=True)
+        out.records = f"{len(recs)} unit records ({len(df)} variant rows)"
+        out.revisions = Counter(rec.git_rev for rec in recs.values())
+        steps: dict[str, set] = {}
+        for rec in recs.values():
+            s = rec.extra.get("settings", {}).get("steps") if isinstance(rec.extra, dict) else None
+            if rec.method.startswith("minde_") and s is not None:
+                steps.setdefault(rec.method, set()).add(int(s))
+        out.steps = ("; ".join(f"{m}: {_ints(v)}" for m, v in sorted(steps.items()))
+                     + " (MINDE units, from the records' settings; baselines: docs/method.md §9)") if steps else ""
+    elif (out.folder / src.file).is_file():
+        out.df = pd.read_csv(out.folder / src.file)
+        out.records = f"{src.file} ({len(out.df)} rows; no unit records)"
+        out.revisions = Counter(out.df["git_rev"].fillna("").astype(str)) if "git_rev" in out.df else Counter()
+    if out.df is not None and not out.df.empty:
+        out.n_train, out.seeds = _ints(out.df["n_train"]), _ints(out.df["seed"])
+    return out
+
+
+def _meta(folder: Path) -> dict:
+    """meta.json of a results folder ({} when missing or unreadable)."""
+    try:
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
+    """A CSV cached by the notebook (``load_or_compute``), with the revision in its meta.json."""
+    src = SOURCES[stem]
+    path = out.folder / src.file
+    if not path.is_file():
+        return out
+    df = pd.read_csv(path)
+    meta = _meta(out.folder)
+    out.df, out.records = df, f"{src.file} ({len(df)} rows)"
+    out.revisions = Counter({str(meta.get("git_rev", "")): len(df)})
+    params = meta.get("params", {}) if isinstance(meta.get("params"), dict) else {}
+    if src.kind == "consistency":
+        from minde.repro.consistency import CONSISTENCY_BUDGETS
+
+        cfg = CONSISTENCY_BUDGETS[budget]
+        out.n_train = f"{cfg.n_train} MNIST training images ({cfg.n_test} test; the {budget} budget's)"
+        out.steps = (f"{cfg.minde_steps} (the {budget} budget's, docs/method.md §11; not stored in the results)"
+                     if cfg.minde_steps else _budget_steps(budget))
+    else:
+        out.n_train = (_ints(df["n_train"]) if "n_train" in df
+                       else f"{BUDGETS[budget].n_train} (the {budget} budget's)")
+        out.steps = (_ints(df["steps"]) + " (from the results)") if "steps" in df else _budget_steps(budget)
+    if "seed" in df:
+        out.seeds = _ints(df["seed"])
+    elif "seed" in params:
+        out.seeds = _ints([params["seed"]])
+    return out
+
+
+def load_results(stem: str, budget: str, root: str | os.PathLike | None = None) -> Loaded:
+    """The committed results of notebook ``stem`` at ``budget`` under the results root ``root``."""
+    src = SOURCES[stem]
+    root = Path(root) if root is not None else results_root()
+    out = Loaded(stem, root / src.experiment / budget)
+    return _load_sweep(stem, budget, root, out) if src.kind == "sweep" else _load_table(stem, budget, out)
+
+
+def _uncommitted(folder: Path, repo: Path) -> str:
+    """A note when files under ``folder`` are untracked, ignored or modified in git ("" if none)."""
+    if not folder.exists():
+        return ""
+    out = git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all", "--", str(folder.resolve()))
+    if out is None or out.returncode != 0:
+        return "cannot check whether these results are committed (no git repository)"
+    lines = [ln for ln in out.stdout.splitlines() if ln.strip()]
+    if not lines:
+        return ""
+    kinds = Counter({"??": "untracked", "!!": "git-ignored"}.get(ln[:2], "modified") for ln in lines)
+    return ("results files not committed: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+def _cell(v) -> str:
+    """One table cell: numbers compact, NaN blank, pipes escaped."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return ""
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return str(int(v)) if v == round(v) and abs(v) < 1e12 else f"{v:.3f}"
+    if isinstance(v, (np.integer,)):
+        return str(int(v))
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub markdown table (no index)."""
+    head = [_cell(c) for c in df.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _rel(path: Path, base: Path) -> str:
+    """``path`` relative to ``base``, with forward slashes."""
+    return Path(os.path.relpath(path, base)).as_posix()
+
+
+def _short(rev: str) -> str:
+    """A revision as the report shows it."""
+    return f"`{rev}`" if rev else "none recorded"
+
+
+def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses: dict[str, RevisionStatus],
+             project: Path, report_dir: Path, repo: Path, details_in: str | None = None) -> list[str]:
+    """The markdown of one notebook's section."""
+    claim = CLAIMS[stem]
+    lines = [f"## {claim.artefact} (`notebooks/{stem}.ipynb`)", "",
+             f"**Paper item.** {EXPERIMENTS[stem].paper_item}.", "",
+             f"**Claim.** {claim.claim}", "",
+             f"**Verdict: {verdict.verdict}** — threshold: {verdict.threshold}."]
+    if verdict.checks:
+        lines[-1] += f" ({verdict.passed} of {len(verdict.checks)} checks pass.)"
+    lines += ["", verdict.interpretation, ""]
+    pngs = [figure_dir(budget, project) / f"{f}.png" for f in EXPERIMENTS[stem].figures]
+    lines += ["**Figure.** " + " ".join(
+        f"[`{_rel(p, project)}`]({_rel(p, report_dir)})" + ("" if p.is_file() else " (not generated)")
+        for p in pngs), ""]
+    lines += [f"![{claim.artefact}]({_rel(p, report_dir)})" for p in pngs if p.is_file()]
+    lines.append("")
+    where = _rel(loaded.folder, project) + "/"
+    if loaded.df is None:
+        lines += [f"**Results.** none under `{where}`.", ""]
+        return lines
+    lines += [f"**Results.** `{where}`: {loaded.records}. n_train: {loaded.n_train or 'not recorded'}; "
+              f"steps: {loaded.steps or 'not recorded'}; seeds: {loaded.seeds or 'not recorded'}.", ""]
+    note = _uncommitted(loaded.folder, repo)
+    if note:
+        lines += [f"**FLAG:** {note}.", ""]
+    revs = []
+    for rev, n in sorted(loaded.revisions.items()):
+        st = statuses[rev]
+        what = f"{_short(rev)} ({n} records): {st.status}" if rev else f"{st.status} ({n} records)"
+        revs.append(what + (" — **FLAGGED**" if st.flagged else ""))
+    lines += ["**Code revisions.** " + "; ".join(revs) + ".", ""]
+    if verdict.checks:
+        lines += ["**Checks.**", ""]
+        lines += [f"- [{'x' if ok else ' '}] {text}" for text, ok in verdict.checks]
+        lines.append("")
+    if verdict.table is not None and not verdict.table.empty:
+        lines += ["**Numbers.** MI and entropies in nats; `mean ± std` over seeds (– with a single seed).", "",
+                  md_table(verdict.table), ""]
+    if details_in:
+        lines += [f"Per-task numbers: see {details_in} above (the same results).", ""]
+    elif verdict.details is not None and not verdict.details.empty:
+        lines += ["<details><summary>Per task or setting</summary>", "", md_table(verdict.details), "",
+                  "</details>", ""]
+    return lines
+
+
+def build_report(budget: str, results: str | os.PathLike | None = None, report_dir: str | os.PathLike | None = None,
+                 repo: str | os.PathLike | None = None, stems: Iterable[str] = ORDER) -> str:
+    """The report's markdown for ``budget`` (results root ``results``; links relative to ``report_dir``)."""
+    check_budget(budget)
+    project = project_root()
+    repo = Path(repo) if repo is not None else project
+    report_dir = Path(report_dir) if report_dir is not None else project / "reports"
+    stems = list(stems)
+    loaded = {s: load_results(s, budget, results) for s in stems}
+    verdicts = {s: judge(s, loaded[s].df, budget) for s in stems}
+    revs = sorted({r for ld in loaded.values() for r in ld.revisions})
+    statuses = {r: revision_status(r, repo) for r in revs}
+    flagged = [r for r in revs if statuses[r].flagged]
+
+    lines = [f"# Claims report: {budget} budget", "",
+             f"Written by `python -m minde.report --budget {budget}` from the results under "
+             f"`data/results/<experiment>/{budget}/` alone (unit records and the CSVs the notebooks "
+             "cache); nothing is recomputed. `make reproduce` regenerates it last. Each verdict is "
+             "computed by `minde.repro.claims.judge`, the function each notebook's last cell calls, "
+             "and its threshold is written next to it. Verdict rule: " + RULE + ". All quantities are in "
+             "nats; the paper is Franzese, Bounoua and Michiardi, ICLR 2024 (arXiv:2310.09031), and "
+             "docs/method.md describes what the code computes.", "",
+             "## Summary", "",
+             "| artefact | claim | verdict | budget |", "|---|---|---|---|"]
+    for s in stems:
+        lines.append(f"| {CLAIMS[s].artefact} | {CLAIMS[s].summary} | {verdicts[s].verdict} | {budget} |")
+    lines.append("")
+    by_exp = {SOURCES[s].experiment: loaded[s].revisions for s in stems}  # fig03 and tab01 share one
+    n_flag = sum(c.get(r, 0) for c in by_exp.values() for r in flagged)
+    missing = [CLAIMS[s].artefact for s in stems if verdicts[s].verdict == NO_RESULTS and loaded[s].df is None]
+    lines.append(f"**Provenance:** {len(flagged)} of {len(revs)} recorded code revisions flagged "
+                 f"({n_flag} records; see \"Code revisions\" below)." if revs else
+                 "**Provenance:** no records.")
+    if missing:
+        lines.append(f"No results for this budget: {', '.join(missing)}.")
+    uncovered = sorted(p.name for p in (project / "notebooks").glob("*.ipynb") if p.stem not in CLAIMS)
+    if uncovered:
+        lines.append("Notebooks without a registered claim (add one to `minde.repro.claims.CLAIMS` and "
+                     f"`minde.repro.report.SOURCES`): {', '.join(f'`{n}`' for n in uncovered)}.")
+    lines.append("")
+    shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
+    for s in stems:
+        lines += _section(s, budget, loaded[s], verdicts[s], statuses, project, report_dir, repo,
+                          shown.get(SOURCES[s].experiment))
+        shown.setdefault(SOURCES[s].experiment, CLAIMS[s].artefact)
+    lines += ["## Code revisions", "",
+              "Every `git_rev` stamped on the records used above, checked against this checkout's HEAD. "
+              "Flagged: `+dirty` (computed with uncommitted changes in `minde/`), no revision recorded, a "
+              "commit this repository does not know, or one that is not an ancestor of HEAD.", ""]
+    if revs:
+        table = pd.DataFrame({
+            "revision": [_short(r) for r in revs],
+            "records (unit records or CSV rows)": [sum(c.get(r, 0) for c in by_exp.values()) for r in revs],
+            "results": [", ".join(sorted(e for e, c in by_exp.items() if r in c)) for r in revs],
+            "status": [statuses[r].status for r in revs],
+            "flagged": ["**yes**" if statuses[r].flagged else "no" for r in revs]})
+        lines += [md_table(table), ""]
+    else:
+        lines += ["No records.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def report_path(budget: str, out: str | os.PathLike | None = None) -> Path:
+    """``<out or project root>/reports/<budget>.md``."""
+    return (Path(out) if out is not None else project_root()) / "reports" / f"{check_budget(budget)}.md"
+
+
+def write_report(budget: str, out: str | os.PathLike | None = None,
+                 results: str | os.PathLike | None = None) -> Path:
+    """Write the report of ``budget`` (atomically) and return its path."""
+    path = report_path(budget, out)
+    atomic_write(path, build_report(budget, results, report_dir=path.parent))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: 0 when the report is written, 2 on bad arguments."""
+    p = argparse.ArgumentParser(prog="python -m minde.report", description=__doc__.split("\n")[0])
+    p.add_argument("--budget", required=True, help="smoke, quick or paper")
+    p.add_argument("--out", default=None, help="write DIR/reports/BUDGET.md (default: the project root)")
+    p.add_argument("--results", default=None, help=argparse.SUPPRESS)  # tests: another results root
+    a = p.parse_args(argv)
+    try:
+        check_budget(a.budget)
+    except ValueError as exc:
+        print(f"python -m minde.report: error: {exc}", file=sys.stderr)
+        return 2
+    path = write_report(a.budget, a.out, a.results)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""The claims report (python -m minde.report) and the verdicts behind it (minde.repro.claims)."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from minde.repro import claims, report
+from minde.repro.claims import FAILS, HOLDS, NO_RESULTS, PARTLY, VERDICTS
+from minde.repro.provenance import revision_status
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture
+def at_repo(monkeypatch):
+    """Project root = this checkout, whatever the current directory."""
+    monkeypatch.setenv("MINDE_HOME", str(REPO))
+
+
+def _sections(text: str) -> dict[str, str]:
+    """notebook stem -> its section of the report."""
+    out = {}
+    for part in text.split("\n## ")[1:]:
+        head = part.splitlines()[0]
+        if "`notebooks/" in head:
+            out[head.split("`notebooks/")[1].split(".ipynb`")[0]] = part
+    return out
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+def test_report_names_every_notebook_and_gives_each_a_verdict(at_repo):
+    text = report.build_report("quick")
+    sections = _sections(text)
+    assert {p.stem for p in NOTEBOOKS} == set(sections) == set(claims.CLAIMS) == set(report.SOURCES)
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    for stem, body in sections.items():
+        verdict = body.split("**Verdict: ")[1].split("**")[0]
+        assert verdict in VERDICTS, (stem, verdict)
+        assert "— threshold: " in body.split("**Verdict: ")[1].splitlines()[0], stem
+        assert f"| {claims.CLAIMS[stem].artefact} | {claims.CLAIMS[stem].summary} | {verdict} | quick |" in summary
+
+
+def _full_history() -> bool:
+    """A git checkout with its whole history (the report checks the records' revisions against it)."""
+    out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--is-shallow-repository"],
+                         capture_output=True, text=True)
+    return out.returncode == 0 and out.stdout.strip() == "false"
+
+
+@pytest.mark.skipif(not _full_history(), reason="needs a git checkout with full history")
+def test_committed_quick_report_is_what_the_command_regenerates(at_repo):
+    """reports/quick.md is deterministic and up to date with the committed quick results."""
+    committed = (REPO / "reports" / "quick.md").read_text(encoding="utf-8")
+    assert report.build_report("quick") == committed, \
+        "reports/quick.md is stale: run `python -m minde.report --budget quick` and commit it"
+
+
+def test_report_links_figures_relative_to_the_report(at_repo):
+    text = report.build_report("quick")
+    assert "(../figures/quick/fig01_high_mi_benchmark.png)" in text
+    assert "(../figures/quick/fig04_benchmark_tasks_21_40.png)" in text
+    paper = report.build_report("paper", stems=["fig01_high_mi_benchmark"])
+    assert "(../figures/fig01_high_mi_benchmark.png)" in paper
+
+
+def test_report_without_results_says_so(tmp_path, at_repo):
+    text = report.build_report("quick", results=tmp_path / "none")
+    sections = _sections(text)
+    assert all(f"**Verdict: {NO_RESULTS}**" in body for body in sections.values())
+    assert "**Provenance:** no records." in text
+
+
+def test_main_writes_reports_budget_md_under_out(tmp_path, at_repo, capsys):
+    assert report.main(["--budget", "quick", "--out", str(tmp_path)]) == 0
+    path = tmp_path / "reports" / "quick.md"
+    assert path.is_file() and str(path) in capsys.readouterr().out
+    assert "# Claims report: quick budget" in path.read_text(encoding="utf-8")
+    assert report.main(["--budget", "huge", "--out", str(tmp_path)]) == 2
+    assert "unknown budget 'huge'" in capsys.readouterr().err
+
+
+# --- provenance: revisions that are not ancestors of HEAD, or dirty, are flagged --------------------
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def history(tmp_path):
+    """A repository: base -> main; a side branch off base that HEAD does not contain."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "f").write_text("a")
+    _git(repo, "add", "f")
+    _git(repo, "commit", "-qm", "base")
+    base = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-qb", "side")
+    (repo / "f").write_text("side")
+    _git(repo, "commit", "-qam", "side")
+    side = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "-q", "main")
+    (repo / "f").write_text("main")
+    _git(repo, "commit", "-qam", "main")
+    return repo, base, side
+
+
+def test_revision_status_flags_non_ancestors_dirty_unknown_and_missing(history):
+    repo, base, side = history
+    assert not revision_status(base, repo).flagged
+    assert revision_status(base, repo).status == "ancestor of HEAD"
+    st = revision_status(side, repo)
+    assert st.flagged and st.status == "not an ancestor of HEAD"
+    assert revision_status(base + "+dirty", repo).flagged
+    assert revision_status("0" * 40, repo).status == "unknown commit"
+    assert revision_status("", repo).flagged
+
+
+def _write_ema_results(root: Path, git_rev: str) -> None:
+    folder = root / "ablation_ema" / "quick"
+    folder.mkdir(parents=True)
+    rows = [dict(task="t", kind="c", seed=0, truth=1.0, weights=w, variant=v, estimate=e)
+            for w, e in (("EMA", 0.98), ("raw", 0.9)) for v in ("minde_c", "minde_c_sigma")]
+    pd.DataFrame(rows).to_csv(folder / "results.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps({"git_rev": git_rev}))
+
+
+def test_report_flags_a_record_whose_revision_is_not_an_ancestor_of_head(history, tmp_path, at_repo):
+    repo, base, side = history
+    _write_ema_results(tmp_path / "bad", side)
+    text = report.build_report("quick", results=tmp_path / "bad", repo=repo, stems=["ablation_ema"])
+    assert f"`{side}` (4 records): not an ancestor of HEAD — **FLAGGED**" in text
+    assert "**Provenance:** 1 of 1 recorded code revisions flagged (4 records" in text
+    assert f"| `{side}` | 4 | ablation_ema | not an ancestor of HEAD | **yes** |" in text
+    _write_ema_results(tmp_path / "good", base)
+    text = report.build_report("quick", results=tmp_path / "good", repo=repo, stems=["ablation_ema"])
+    assert "FLAGGED" not in text and f"| `{base}` | 4 | ablation_ema | ancestor of HEAD | no |" in text
+
+
+# --- each verdict flips when its numbers cross the threshold ------------------------------------
+
+def _sweep_rows(errors: dict[str, dict[str, float]], truth: float = 1.0, n_train: int = 100) -> pd.DataFrame:
+    """Tidy sweep rows: variant -> task -> estimate error."""
+    return pd.DataFrame([dict(task=t, variant=v, method=v, n_train=n_train, seed=0, estimate=truth + e,
+                              truth=truth, status="ok") for v, per in errors.items() for t, e in per.items()])
+
+
+def _flip(fn, good, bad, good_verdict=HOLDS, bad_verdict=FAILS):
+    assert fn(good).verdict == good_verdict, fn(good).checks
+    assert fn(bad).verdict == bad_verdict, fn(bad).checks
+
+
+def test_benchmark_and_high_mi_verdicts_flip_at_the_baselines_mae():
+    def rows(cca_err: float, truth: float = 1.0) -> pd.DataFrame:
+        return _sweep_rows({"minde_c": {"a": 0.10, "b": -0.10}, "cca": {"a": cca_err, "b": -cca_err}}, truth)
+    _flip(claims.benchmark_verdict, rows(0.11), rows(0.09))
+    _flip(claims.high_mi_verdict, rows(0.11, truth=4.0), rows(0.09, truth=4.0))
+    assert claims.high_mi_verdict(rows(0.11, truth=2.0)).verdict == NO_RESULTS  # no task at >= 3 nats
+    partly = _sweep_rows({"minde_c": {"a": 0.1}, "cca": {"a": 0.2}, "ksg": {"a": 0.05}})
+    assert claims.benchmark_verdict(partly).verdict == PARTLY
+    failed = _sweep_rows({"minde_c": {"a": 0.1}, "cca": {"a": 0.2}}).assign(status="failed")
+    assert claims.benchmark_verdict(failed).verdict == NO_RESULTS
+
+
+def test_quickstart_verdict_flips_at_0_05_nats():
+    def res(err: float) -> pd.DataFrame:
+        return pd.DataFrame({"variant": claims.MINDE_VARIANTS, "estimate": [1.0, 1.01, 0.99, 1.0 + err],
+                             "truth": 1.0})
+    _flip(claims.quickstart_verdict, res(0.049), res(0.051), HOLDS, PARTLY)
+    assert claims.quickstart_verdict(res(0.0).iloc[:2]).verdict == PARTLY  # MINDE-J missing
+    assert claims.judge("00_quickstart", None, "quick").verdict == NO_RESULTS
+
+
+def test_consistency_verdict_flips_at_each_tolerance():
+    def rows(add: float, dp: float = 1.05, last: float = 1.0) -> pd.DataFrame:
+        out = [dict(test="baseline", r=r, method="MINDE-C", variant="mi", ratio=v, ideal=1.0, seed=0)
+               for r, v in ((4, 0.1), (16, 0.5), (28, last))]
+        out += [dict(test="data_processing", r=7, method="MINDE-C", variant="mi", ratio=dp, ideal=1.0, seed=0),
+                dict(test="additivity", r=4, method="MINDE-C", variant="mi", ratio=add, ideal=2.0, seed=0),
+                dict(test="additivity", r=4, method="infonce", variant="mi", ratio=1.0, ideal=2.0, seed=0)]
+        return pd.DataFrame(out)
+    _flip(claims.consistency_verdict, rows(1.81), rows(1.79), HOLDS, PARTLY)
+    _flip(claims.consistency_verdict, rows(1.9, dp=1.09), rows(1.9, dp=1.11), HOLDS, PARTLY)
+    _flip(claims.consistency_verdict, rows(1.9, last=0.95), rows(1.9, last=0.4), HOLDS, PARTLY)
+    assert claims.consistency_verdict(rows(1.0, dp=1.5, last=0.4)).verdict == FAILS
+    non_monotone = rows(1.9)
+    non_monotone.loc[1, "ratio"] = 0.05
+    assert claims.consistency_verdict(non_monotone).verdict == PARTLY
+
+
+def test_training_size_verdict_flips_when_the_error_stops_falling():
+    def rows(errs: tuple[float, float, float]) -> pd.DataFrame:
+        return pd.concat([_sweep_rows({"minde_c": {"a": e, "b": -e}, "cca": {"a": 0.3}}, n_train=n)
+                          for n, e in zip((500, 1000, 5000), errs)])
+    _flip(claims.training_size_verdict, rows((0.3, 0.2, 0.1)), rows((0.1, 0.2, 0.3)))
+    assert claims.training_size_verdict(rows((0.3, 0.1, 0.2))).verdict == PARTLY
+    assert claims.training_size_verdict(rows((0.3, 0.3, 0.3)).query("n_train == 500")).verdict == NO_RESULTS
+
+
+@pytest.mark.parametrize("fn, column, chosen, other", [
+    (claims.importance_sampling_verdict, "sampling", "importance", "uniform"),
+    (claims.ema_verdict, "weights", "EMA", "raw"),
+])
+def test_paired_ablation_verdicts_flip_when_the_papers_choice_stops_helping(fn, column, chosen, other):
+    def rows(err_chosen: float, seeds=(0,), spread: float = 0.0) -> pd.DataFrame:
+        return pd.DataFrame([dict(task=t, variant=v, seed=s, truth=1.0, **{column: c},
+                                  estimate=1.0 + (err_chosen if c == chosen else 0.05) + (spread if c == chosen else 0.0) * s)
+                             for t in ("a", "b") for v in ("minde_c", "minde_j") for s in seeds
+                             for c in (chosen, other)])
+    _flip(fn, rows(0.04), rows(0.06))
+    assert fn(rows(0.04, seeds=(0, 1), spread=0.0)).verdict == PARTLY  # equal spread over seeds: not lower
+    assert len(fn(rows(0.04, seeds=(0, 1))).checks) == 3 and len(fn(rows(0.04)).checks) == 2
+    mixed = rows(0.04)
+    mixed.loc[(mixed["task"] == "a") & (mixed[column] == chosen), "estimate"] = 1.051  # lower mean, half the pairs
+    mixed.loc[(mixed["task"] == "b") & (mixed[column] == chosen), "estimate"] = 1.0
+    assert fn(mixed).verdict == PARTLY
+
+
+def test_sigma_verdict_flips_at_0_1_nats_of_spread():
+    def rows(spread: float) -> pd.DataFrame:
+        return pd.DataFrame([dict(task="a", variant=v, seed=0, truth=1.0, sigma=s,
+                                  estimate=1.0 + (spread * i / 2 if v.endswith("_sigma") else 0.0))
+                             for v in ("minde_c", "minde_c_sigma") for i, s in enumerate((0.5, 1.0, 5.0))])
+    _flip(claims.sigma_verdict, rows(0.09), rows(0.11))
+    assert claims.sigma_verdict(rows(0.09).query("sigma == 1.0")).verdict == NO_RESULTS
+
+
+def test_entropy_verdict_flips_at_0_1_nats_per_dimension():
+    def rows(err: float) -> pd.DataFrame:
+        return pd.DataFrame([dict(problem="none d=3", dim=3, transform="none", kind="j", seed=0, quantity=q,
+                                  estimate=t + err * (6 if q == "H(X,Y)" else 3), truth=t)
+                             for q, t in (("H(X,Y)", 8.0), ("H(X|Y)", 3.5))])
+    _flip(claims.entropy_verdict, rows(0.099), rows(0.101))
+
+
+def test_compute_cost_verdict_flips_at_twice_the_stated_time_per_step():
+    def rows(seconds: float) -> pd.DataFrame:
+        return pd.DataFrame([dict(task="t", dims="1+1", method=m, n_train=10_000, status="ok",
+                                  wall_seconds=seconds + 1, train_seconds=seconds if m != "cca" else 0.0,
+                                  estimate_seconds=1.0, peak_rss_mib=700.0) for m in ("minde_c", "cca")])
+    _flip(lambda df: claims.compute_cost_verdict(df, "quick"), rows(59.0), rows(61.0))
+    wide = rows(59.0).assign(dims="25+25", train_seconds=500.0)  # d_x > 5: not covered by the claim
+    assert claims.compute_cost_verdict(wide, "quick").verdict == NO_RESULTS
+
+
+def test_decide_and_the_four_verdicts():
+    assert claims.decide([]) == NO_RESULTS
+    assert claims.decide([("a", True), ("b", True)]) == HOLDS
+    assert claims.decide([("a", True), ("b", False)]) == PARTLY
+    assert claims.decide([("a", False)]) == FAILS
+    assert claims.mean_std(0.5, np.nan, 1) == "0.500 ± –" and claims.mean_std(0.5, 0.1, 3) == "0.500 ± 0.100"
+
+
+# --- the notebooks speak ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_states_the_claim_and_ends_with_the_reports_verdict(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    cells = nb.cells
+    code = [i for i, c in enumerate(cells) if c.cell_type == "code"]
+    assert "parameters" in cells[code[0]].metadata.get("tags", [])
+    assert sum(c.cell_type == "markdown" for c in cells) >= 2
+    claim = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## What the paper claims" in c.source]
+    assert claim and claim[0] < code[1], "the claim comes before the computation"
+    assert "docs/method.md §" in cells[claim[0]].source
+    last = cells[-1]
+    assert last.cell_type == "code" and "from minde.repro.claims import judge" in last.source
+    assert "judge(" in last.source and "print(verdict)" in last.source and "interpretation" in last.source
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells if c.cell_type == "code")
+
+
+def test_a_notebook_without_a_claim_is_named(tmp_path, monkeypatch):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "new_study.ipynb").write_text("{}")
+    monkeypatch.setenv("MINDE_HOME", str(tmp_path))
+    text = report.build_report("quick", results=tmp_path / "none", stems=["ablation_ema"])
+    assert "Notebooks without a registered claim" in text and "`new_study.ipynb`" in text

@@ -285,3 +285,20 @@ def test_a_notebook_without_a_claim_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("MINDE_HOME", str(tmp_path))
     text = report.build_report("quick", results=tmp_path / "none", stems=["ablation_ema"])
     assert "Notebooks without a registered claim" in text and "`new_study.ipynb`" in text
+
+
+def test_recipe_verdict_flips_when_the_best_recipe_stops_beating_the_old_one():
+    def rows(bias_new):
+        out = []
+        for recipe, bias in (("constant-is", 0.15), ("cosine-is", bias_new)):
+            for variant in ("minde_c", "minde_j"):
+                for task, truth in (("a", 1.0), ("b", 0.4)):
+                    for seed in (0, 1):
+                        out.append(dict(recipe=recipe, variant=variant, task=task, seed=seed, truth=truth,
+                                        estimate=truth - bias, seconds=30.0))
+        return pd.DataFrame(out)
+
+    assert claims.recipe_verdict(rows(0.03)).verdict == HOLDS
+    assert claims.recipe_verdict(rows(0.08)).verdict == PARTLY  # beats it, misses the 0.06 target
+    assert claims.recipe_verdict(rows(0.2)).verdict == FAILS  # constant-is is then the best recipe
+    assert claims.recipe_verdict(pd.DataFrame()).verdict == NO_RESULTS

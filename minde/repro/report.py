@@ -57,10 +57,12 @@ SOURCES: dict[str, Source] = {
     "ablation_ema": Source("ablation_ema", "table"),
     "ablation_entropy": Source("ablation_entropy", "table"),
     "tab_compute_cost": Source("tab_compute_cost", "table"),
+    "ablation_training_recipe": Source("ablation_training_recipe", "table"),
 }
 ORDER = ("00_quickstart", "fig01_high_mi_benchmark", "fig02_consistency_mnist", "fig03_benchmark_tasks",
          "tab01_benchmark_table", "fig05_training_size", "ablation_importance_sampling", "ablation_sigma",
-         "ablation_ema", "ablation_entropy", "tab_compute_cost")  # the paper's order
+         "ablation_ema", "ablation_entropy", "tab_compute_cost",
+         "ablation_training_recipe")  # the paper's order, then what goes beyond it
 
 
 @dataclass

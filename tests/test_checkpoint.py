@@ -288,3 +288,71 @@ def test_status_shows_done_failed_and_in_flight(tmp_path: Path, monkeypatch, cap
     assert "failed x1: TrainingDivergedError: training diverged at step 7" in text
     assert f"{ckpt.stem}: step 256/300" in text
     assert sweep.main(["--status", "nothing", "--budget", "smoke", "--out", str(out)]) == 2
+
+
+PRELOAD = textwrap.dedent("""
+    # Dask worker preload: the smoke budget with $MINDE_TEST_STEPS training steps
+    import os
+    from minde import config
+    smoke = config.BUDGETS["smoke"]
+    config.BUDGETS["smoke"] = config.Budget(**{**smoke.__dict__, "steps": int(os.environ["MINDE_TEST_STEPS"])})
+""")
+
+
+@pytest.mark.slow
+def test_unit_rescheduled_after_worker_death_resumes_on_shared_filesystem(tmp_path: Path, monkeypatch) -> None:
+    """Dask: the worker training a unit is killed after its checkpoint; a new worker (same
+    filesystem) resumes it, and the record equals an uninterrupted run."""
+    steps = 1500
+    dask = str(Path(sys.executable).with_name("dask"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MINDE_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MINDE_TEST_STEPS": str(steps)}
+    preload = tmp_path / "budget_preload.py"
+    preload.write_text(PRELOAD)
+    sched = tmp_path / "scheduler.json"
+    procs: list[subprocess.Popen] = []
+
+    def start(*cmd: str) -> subprocess.Popen:
+        procs.append(subprocess.Popen([dask, *cmd], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+        return procs[-1]
+
+    def worker(name: str) -> subprocess.Popen:
+        return start("worker", "--scheduler-file", str(sched), "--nthreads", "1", "--no-nanny",
+                     "--host", "127.0.0.1", "--no-dashboard", "--name", name, "--preload", str(preload),
+                     "--local-directory", str(tmp_path / name))
+
+    def wait(pred, what: str, timeout: float = 300) -> None:
+        end = time.monotonic() + timeout
+        while not pred():
+            assert time.monotonic() < end, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    out = tmp_path / "res"
+    ckpt = _ckpt(out, "0")
+    try:
+        start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(sched))
+        wait(lambda: sched.is_file() and sched.stat().st_size > 0, "the scheduler")
+        first = worker("w0")
+        client = subprocess.Popen([sys.executable, "-c", DRIVER, str(steps),
+                                   *_argv(out, "0", "--checkpoint-every", "100", "--scheduler", str(sched))],
+                                  cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs.append(client)
+        wait(ckpt.exists, "a checkpoint")
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed_at = read_header(ckpt)["step"]
+        worker("w1")
+        _, err = client.communicate(timeout=900)
+        assert client.returncode == 0, err[-3000:]
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+    rec = _records(out)[0]
+    assert rec.extra["worker"] == "w1" and rec.resumed_from_step == killed_at > 0
+    assert not ckpt.exists()
+    _steps(monkeypatch, steps)
+    assert sweep.main(_argv(tmp_path / "ref", "0", "--checkpoint-seconds", "0")) == 0
+    _same_numbers(rec, _records(tmp_path / "ref")[0])

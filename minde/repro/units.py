@@ -116,8 +116,7 @@ def _minde_extra(est: Any) -> dict[str, Any]:
             "device": str(est.settings["device"]), "resumed_from_step": est.resumed_from_step}
 
 
-def _run_baseline(unit: Unit, data: tuple, checkpoints: Checkpointing | None = None,
-                  progress: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
+def _run_baseline(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, Any]]:
     """Run one baseline estimator of ``minde.bench.baselines``."""
     from minde.bench.baselines import estimate_baseline
 
@@ -137,8 +136,10 @@ def run_unit(unit: Unit, checkpoints: Checkpointing | None = None, progress: boo
         from minde.bench.tasks import sample
 
         data = sample(unit.task, unit.n_train, unit.n_test, unit.seed)
-        runner = _run_minde if unit.method in MINDE_METHODS else _run_baseline
-        estimates, extra = runner(unit, data, checkpoints, progress)
+        if unit.method in MINDE_METHODS:
+            estimates, extra = _run_minde(unit, data, checkpoints, progress)
+        else:
+            estimates, extra = _run_baseline(unit, data)
         _check_estimates(unit, estimates)
     except Exception as exc:  # a failed unit is a result, not a crash (docs/method.md §12)
         return failed_record(unit, exc, time.perf_counter() - start)

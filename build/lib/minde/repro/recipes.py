@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,6 @@ RECIPES: dict[str, Recipe] = {
                              train_importance_sampling=False),
     "cosine-uniform-est": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
                                  train_importance_sampling=False, importance_sampling=False),
-    "linear-uniform": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="linear", warmup=0.05,
-                             train_importance_sampling=False),
     "cosine-uniform-b512": Recipe(steps=4_000, lr_mult=4.0, batch_size=512, lr_schedule="cosine",
                                   warmup=0.05, train_importance_sampling=False),
 }
@@ -105,11 +103,12 @@ def _load(path: Path | None) -> pd.DataFrame:
 def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: Sequence[int],
                       kinds: Sequence[str] = ("c", "j"), n_train: int = 10_000, n_test: int = 10_000,
                       budget: str = "quick", out: str | Path | None = None,
-                      progress: bool = True) -> pd.DataFrame:
+                      progress: bool = True, max_steps: int | None = None) -> pd.DataFrame:
     """Train and estimate every (recipe, task, kind) with ``seeds`` as one batch; tidy rows.
 
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
-    steps, seconds (training seconds per model), plus the recipe's settings. With ``out`` (a CSV
+    steps, seconds (training seconds per model), plus the recipe's settings. ``max_steps`` caps
+    every recipe's steps (in proportion), for plumbing checks at the smoke budget. With ``out`` (a CSV
     path) finished (recipe, task, kind) groups are saved after each group and skipped on a rerun.
     """
     from tqdm import tqdm
@@ -122,6 +121,8 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     jobs = [(r, t, k) for r in recipes for t in tasks for k in kinds if (r, t, k) not in done]
     for name, task, kind in tqdm(jobs, desc="recipes", disable=not progress):
         recipe = recipes[name]
+        if max_steps is not None and recipe.steps is not None:
+            recipe = replace(recipe, steps=max(1, recipe.steps * max_steps // 10_000))
         draws = [sample_problem(task, n_train, n_test, s) for s in seeds]
         dim_x = draws[0][0][0].shape[1]
         start = time.perf_counter()

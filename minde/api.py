@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .checkpoint import DEFAULT_SECONDS, Checkpoint
 from .config import Budget, TrainSettings, get_budget, resolve_settings
 from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
 from .estimation import estimate_terms
@@ -41,8 +43,9 @@ class MIEstimate:
     mi_seed_std: float = 0.0  # std across seeds (0 for one seed)
     mi_sigma_seed_std: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)  # resolved training settings
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # including the earlier runs' time when training resumed
     estimate_seconds: float = 0.0
+    resumed_from_step: int = 0  # training steps restored from a checkpoint (0: none)
 
     @property
     def variants(self) -> dict[str, float]:
@@ -68,6 +71,12 @@ class MINDE:
     kind "j" trains joint + both conditional scores and gives MINDE-J and MINDE-J(σ).
     Explicit arguments override the budget (``minde.BUDGETS``). ``n_seeds`` = K trains K
     independent models (seeds seed..seed+K-1) in one batched computation.
+
+    ``checkpoint=PATH`` saves the training state there every ``checkpoint_every`` steps or
+    ``checkpoint_seconds`` seconds, whichever comes first (rounded up to the next chunk of
+    pre-drawn steps, at most 256 steps; None turns a criterion off), and a later ``fit`` with the
+    same settings, data and code resumes from it, ending bit-identical to an uninterrupted fit
+    (docs/method.md §7). The file is kept after ``fit``; delete it when the estimate is safe.
     """
 
     def __init__(self, kind: str = "c", *, budget: str | Budget = "quick", steps: int | None = None,
@@ -76,7 +85,9 @@ class MINDE:
                  seed: int = 0, n_seeds: int = 1, device: str = "auto", progress: bool = True,
                  n_threads: int | None = None, eval_batch_size: int = 8192,
                  ema_decay: float | None = None, lr_schedule: str | None = None,
-                 warmup: float | None = None, train_importance_sampling: bool | None = None) -> None:
+                 warmup: float | None = None, train_importance_sampling: bool | None = None,
+                 checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
+                 checkpoint_seconds: float | None = DEFAULT_SECONDS) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
         self.budget = get_budget(budget)
@@ -102,6 +113,8 @@ class MINDE:
                     else self.budget.train_importance_sampling)
         self.train_importance_sampling = importance_sampling if train_is is None else bool(train_is)
         self.train_sampler = make_sampler(self.train_importance_sampling, self.sde)  # t in training
+        self.checkpoint = (None if checkpoint is None else
+                           Checkpoint(checkpoint, checkpoint_every, checkpoint_seconds))
         self.net: ScoreNet | None = None
         self.train_result: TrainResult | None = None
 
@@ -118,7 +131,7 @@ class MINDE:
         self.train_result = train_score_net(
             self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
             sampler=self.train_sampler, generators=gens, progress=self.progress,
-            desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}")
+            desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}", checkpoint=self.checkpoint)
         self.hidden_used = hidden
         return self
 
@@ -171,7 +184,8 @@ class MINDE:
                           importance_sampling=self.importance_sampling,
                           train_importance_sampling=self.train_importance_sampling, n_seeds=self.n_seeds, ema=ema,
                           seeds=self.seeds, device=str(self.device), budget=self.budget.name),
-            train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start)
+            train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start,
+            resumed_from_step=self.train_result.resumed_from_step)
 
     def _entropies(self, terms: dict[str, np.ndarray], xs: torch.Tensor,
                    ys: torch.Tensor) -> dict[str, float]:
@@ -205,7 +219,9 @@ def fit_estimate_group(kind: str, datasets: Sequence[tuple[Any, Any, Any, Any]],
     with its seed's evaluation generator, so result k equals
     ``MINDE(kind, budget=budget, seed=seeds[k], **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)``
     to float tolerance. ``train_seconds`` of each result is the group's training time / K.
-    kwargs are MINDE's (steps, batch_size, lr, hidden, device, ...), except seed and n_seeds.
+    kwargs are MINDE's (steps, batch_size, lr, hidden, device, ...), except seed and n_seeds;
+    ``checkpoint=PATH`` (with ``checkpoint_every`` / ``checkpoint_seconds``) gives the whole
+    group one checkpoint file, resumed as in ``MINDE``.
     """
     if len(datasets) != len(seeds) or not seeds:
         raise ValueError(f"need one seed per data set: {len(datasets)} data sets, {len(seeds)} seeds")
@@ -241,14 +257,16 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
     gens = [make_generator(s, _STREAM_TRAIN, first.device) for s in seeds]
     res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
                           sampler=first.train_sampler, generators=gens, progress=first.progress,
-                          desc=f"MINDE-{first.kind.upper()} group x{len(models)}")
+                          desc=f"MINDE-{first.kind.upper()} group x{len(models)}",
+                          checkpoint=first.checkpoint)
     for k, m in enumerate(models):
         m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)
         with torch.no_grad():
             for name, p in m.net.params.items():
                 p.copy_(net.params[name][k:k + 1])
         m.train_result = TrainResult({n: w[k:k + 1].clone() for n, w in res.ema.items()},
-                                     res.losses[:, k:k + 1].clone(), res.seconds / len(models))
+                                     res.losses[:, k:k + 1].clone(), res.seconds / len(models),
+                                     res.resumed_from_step)
         m.hidden_used = hidden
 
 

@@ -5,16 +5,26 @@ k of a K-batch sees exactly the data order, masks, t and noise of a single run w
 The step itself is a function of (parameters, pre-built batch): no host synchronisation except a
 finiteness check every ``log_every`` steps. All K models' parameters live in one flat buffer
 (the autograd leaves are views of it), so that Adam and the EMA are single kernels per step.
+
+With a ``Checkpoint`` the whole state (weights, EMA, Adam, step, generator states, losses) is
+saved at chunk boundaries, where the generator states describe exactly the next chunk, so a
+resumed run ends bit-identical to an uninterrupted one (docs/method.md §7).
 """
 from __future__ import annotations
 
+import datetime as _dt
+import hashlib
+import json
 import math
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from .checkpoint import Checkpoint, CheckpointWarning, fingerprint, load_state, save_state
 from .config import TrainSettings
 from .importance import TimeSampler
 from .masks import MaskTable, build_inputs, loss_weights
@@ -40,11 +50,16 @@ class TrainingDivergedError(RuntimeError):
 
 @dataclass
 class TrainResult:
-    """EMA weights used for estimation, per-step losses (steps, K) on the CPU, wall time."""
+    """EMA weights used for estimation, per-step losses (steps, K) on the CPU, wall time.
+
+    After a resume, ``resumed_from_step`` is the number of steps the checkpoint held (summed over
+    the groups trained one after another) and ``seconds`` includes the earlier runs' time.
+    """
 
     ema: dict[str, torch.Tensor]
     losses: torch.Tensor
     seconds: float
+    resumed_from_step: int = 0
 
 
 @dataclass
@@ -84,9 +99,15 @@ def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: V
     return _Chunk(*cb)
 
 
-def _chunk_size(k: int, batch: int, d: int, n_vars: int) -> int:
-    """Steps per pre-built chunk: about 16 MB of float32 inputs, between 1 and 256."""
-    per_step = k * batch * (2 * d + n_vars + 1)
+def _chunk_size(batch: int, d: int, n_vars: int) -> int:
+    """Steps per pre-built chunk: about 16 MB of float32 inputs per model, between 1 and 256.
+
+    It depends on one model's sizes only, never on how many models share the chunk: a model
+    draws its randomness chunk by chunk (indices for c steps, then t, eps and masks for c steps),
+    so another c would give it other draws and a grouped model other results than a lone one.
+    A group of K models therefore holds K times one model's chunk (K is capped on a CPU).
+    """
+    per_step = batch * (2 * d + n_vars + 1)
     return max(1, min(256, (4 * 1024 * 1024) // max(per_step, 1)))
 
 
@@ -153,19 +174,30 @@ def lr_factors(settings: TrainSettings) -> list[float] | None:
 
 
 def _train_loop(net: ScoreNet, fp: _FlatParams, next_chunk, settings: TrainSettings,
-                losses: torch.Tensor, bar: tqdm, log_every: int, first_model: int) -> torch.Tensor:
+                losses: torch.Tensor, bar: tqdm, log_every: int, first_model: int,
+                resume: dict[str, Any] | None = None, save=None) -> torch.Tensor:
     """Run the optimiser steps on ``fp.flat`` in place; returns the flat EMA buffer.
 
     losses: (steps, k) view into which this group's per-step losses go; ``first_model`` is the
-    group's first model index, for error messages.
+    group's first model index, for error messages. ``resume``: {step, flat, ema, opt} of a
+    checkpoint taken at a chunk boundary (``fp.flat`` is overwritten with its weights).
+    ``save(step, ema, opt)`` is called at every chunk boundary after the first.
     """
     batch, leaves = settings.batch_size, list(fp.leaves.values())
     opt = torch.optim.Adam([fp.flat], lr=settings.lr, fused=True)
     lrs = lr_factors(settings)
-    ema = fp.flat.clone()
-    chunk, j, logged = None, 0, 0
-    for step in range(settings.steps):
+    ema, start = fp.flat.clone(), 0
+    if resume is not None:
+        start = resume["step"]
+        with torch.no_grad():
+            fp.flat.copy_(resume["flat"])
+            ema.copy_(resume["ema"])
+        opt.load_state_dict(resume["opt"])
+    chunk, j, logged = None, 0, start
+    for step in range(start, settings.steps):
         if chunk is None or j == chunk.z_in.shape[0]:
+            if save is not None and step > start:
+                save(step, ema, opt)
             chunk, j = next_chunk(step), 0
         if lrs is not None:
             opt.param_groups[0]["lr"] = settings.lr * lrs[step]
@@ -202,7 +234,7 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
                     settings: TrainSettings, *, sde: VPSDE, sampler: TimeSampler,
                     generators: list[torch.Generator], progress: bool = True,
                     log_every: int = 100, desc: str = "train",
-                    group_size: int | None = None) -> TrainResult:
+                    group_size: int | None = None, checkpoint: Checkpoint | None = None) -> TrainResult:
     """Train ``net`` (K models) on data with the masks of ``kind``; returns EMA weights.
 
     data is (n, D), one data set shared by all K models, or (K, n, D), model k training on
@@ -212,6 +244,11 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
     as one batched computation; model k's result does not depend on the grouping. The trained
     (non-EMA) weights are written back into ``net.params``; the EMA weights, used for estimation,
     are returned as {name: (K, *shape)}; losses are (steps, K) (weighted noise-matching loss).
+
+    ``checkpoint``: save the whole training state there (atomically) when due, at chunk
+    boundaries, and resume from it if it holds a run of this fingerprint (same code, settings,
+    data, initial weights and generators); the result is then bit-identical to an
+    uninterrupted run. The file is left in place when training ends (the caller deletes it).
     """
     k = net.n_models
     if len(generators) != k:
@@ -222,40 +259,204 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
     g = group_size or default_group_size(k, settings.batch_size, net.hidden, data.device)
     losses = torch.empty(settings.steps, k, device=data.device)
     start = time.perf_counter()
-    bar = tqdm(total=settings.steps * math.ceil(k / g), desc=desc, unit="step",
+    ckpt = None if checkpoint is None else _CheckpointRun(
+        checkpoint, net, data, kind, dims, settings, sde, sampler, generators, g, losses, log_every)
+    first, cur = ckpt.restore() if ckpt is not None else (0, None)
+    done = ckpt.resumed_from_step if ckpt is not None else 0
+    bar = tqdm(total=settings.steps * math.ceil(k / g), initial=done, desc=desc, unit="step",
                disable=not progress, leave=False)
-    emas = []
+    emas = [ckpt.done_ema] if ckpt is not None and ckpt.done_ema is not None else []
     try:
-        for lo in range(0, k, g):
-            emas.append(_train_group(net, data, kind, dims, settings, slice(lo, min(k, lo + g)),
-                                     losses, sde, sampler, generators, bar, log_every))
+        for lo in range(first, k, g):
+            models = slice(lo, min(k, lo + g))
+            resume = cur if lo == first else None
+            save = ckpt.saver(models, resume["step"] if resume else 0) if ckpt is not None else None
+            emas.append(_train_group(net, data, kind, dims, settings, models, losses, sde, sampler,
+                                     generators, bar, log_every, resume, save))
+            if ckpt is not None:
+                ckpt.group_done(models.stop, emas)
     finally:
         bar.close()
     ema = {n: torch.cat([e[n] for e in emas]) for n in emas[0]}
-    return TrainResult(ema, losses.cpu(), time.perf_counter() - start)
+    prior = ckpt.prior_seconds if ckpt is not None else 0.0
+    return TrainResult(ema, losses.cpu(), prior + time.perf_counter() - start, done)
 
 
 def _train_group(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, int],
                  settings: TrainSettings, models: slice, losses: torch.Tensor, sde: VPSDE,
                  sampler: TimeSampler, generators: list[torch.Generator], bar: tqdm,
-                 log_every: int) -> dict[str, torch.Tensor]:
+                 log_every: int, resume: dict[str, Any] | None = None,
+                 save=None) -> dict[str, torch.Tensor]:
     """Train models[lo:hi] of ``net`` as one batched computation; returns their EMA weights.
 
     data: (n, D) shared, or (K, n, D) for all K models of ``net`` (this group uses data[models]).
+    ``resume`` and ``save``: see ``_train_loop``.
     """
     gens, batch = generators[models], settings.batch_size
     if data.dim() == 3:
         data = data[models]
     table = MaskTable.for_kind(kind, dims, device=data.device)
-    c = _chunk_size(len(gens), batch, data.shape[-1], len(dims))
+    c = _chunk_size(batch, data.shape[-1], len(dims))
 
     def next_chunk(step: int) -> _Chunk:
         return _make_chunk(data, min(c, settings.steps - step), batch, table, sde, sampler, gens)
 
     fp = _FlatParams({n: p[models] for n, p in net.params.items()})
     ema = _train_loop(net, fp, next_chunk, settings, losses[:, models], bar, log_every,
-                      models.start)
+                      models.start, resume, None if save is None else lambda s, e, o: save(s, fp, e, o))
     with torch.no_grad():
         for name, view in fp.views(fp.flat).items():
             net.params[name][models] = view
     return {n: v.contiguous() for n, v in fp.views(ema).items()}
+
+
+def _digest(t: torch.Tensor) -> str:
+    """SHA-256 of a tensor's bytes (on the CPU)."""
+    return hashlib.sha256(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
+class _CheckpointRun:
+    """The checkpoint of one ``train_score_net`` call: what to restore and when to save.
+
+    The saved state: ``group`` (first model of the group in progress; K when all are done),
+    ``step`` (steps that group has done), the finished groups' weights and EMA, the group in
+    progress' flat weights, EMA and Adam state, every generator's state, the losses so far and
+    the training seconds so far; plus the fingerprint the run must match to be resumed.
+    """
+
+    def __init__(self, spec: Checkpoint, net: ScoreNet, data: torch.Tensor, kind: str,
+                 dims: tuple[int, int], settings: TrainSettings, sde: VPSDE, sampler: TimeSampler,
+                 generators: list[torch.Generator], group_size: int, losses: torch.Tensor,
+                 log_every: int) -> None:
+        self.spec, self.net, self.gens, self.g, self.losses = spec, net, generators, group_size, losses
+        self.steps, self.log_every, self.k = settings.steps, log_every, net.n_models
+        self.fingerprint = fingerprint(
+            kind=kind, dims=list(dims), models=net.n_models, hidden=net.hidden, dim=net.dim,
+            n_vars=net.n_vars, settings=asdict(settings), group_size=group_size, sde=repr(sde),
+            sampler=repr(sampler), data_shape=list(data.shape), data_dtype=str(data.dtype),
+            data_sha256=_digest(data), device=data.device.type,
+            init_sha256=_digest(torch.cat([p.detach().reshape(-1) for p in net.params.values()])),
+            generators_sha256=_digest(torch.cat([gen.get_state() for gen in generators])),
+            **spec.meta)
+        self.started = time.perf_counter()
+        self.last_time = time.monotonic()
+        self.last_step = 0  # step of the group in progress at the last save (or start)
+        self.resumed_from_step, self.prior_seconds = 0, 0.0
+        self.done_ema: dict[str, torch.Tensor] | None = None
+        self.saved = self.failed = False
+
+    def _width(self, lo: int) -> int:
+        """Models in the group starting at ``lo`` (0 past the last group)."""
+        return max(0, min(self.k, lo + self.g) - lo)
+
+    def _done_steps(self, first: int, step: int) -> int:
+        """Steps done, summed over the groups trained one after another."""
+        return math.ceil(first / self.g) * self.steps + step
+
+    def restore(self) -> tuple[int, dict[str, Any] | None]:
+        """Load the checkpoint if it is valid: returns (first group to train, its resume state)."""
+        state = load_state(self.spec.path, self.fingerprint)
+        if state is None:
+            return 0, None
+        try:
+            first, step = self._check(state)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            warnings.warn(f"ignoring checkpoint {self.spec.path}: its state is inconsistent ({exc}); "
+                          "training starts from step 0", CheckpointWarning, stacklevel=3)
+            return 0, None
+        dev = self.losses.device
+        with torch.no_grad():
+            for name, w in state["done_params"].items():
+                self.net.params[name][:first] = w.to(dev)
+            self.losses[:, :first] = state["losses_done"].to(dev)
+            self.losses[:step, first:first + self._width(first)] = state["losses_cur"].to(dev)
+        for gen, st in zip(self.gens, state["generators"]):
+            gen.set_state(st)
+        if first:
+            self.done_ema = {n: w.to(dev) for n, w in state["done_ema"].items()}
+        self.resumed_from_step = self._done_steps(first, step)
+        self.prior_seconds = float(state["seconds"])
+        self.saved = True
+        if step == 0:
+            return first, None
+        cur = state["current"]
+        return first, {"step": step, "flat": cur["flat"].to(dev), "ema": cur["ema"].to(dev),
+                       "opt": cur["opt"]}
+
+    def _check(self, state: dict[str, Any]) -> tuple[int, int]:
+        """Validate the state's structure before anything is overwritten."""
+        first, step = int(state["group"]), int(state["step"])
+        if not (0 <= first <= self.k and (first % self.g == 0 or first == self.k)):
+            raise ValueError(f"group {first} out of range")
+        if not (0 <= step < self.steps) or (step and first == self.k):
+            raise ValueError(f"step {step} out of range")
+        if len(state["generators"]) != self.k:
+            raise ValueError("wrong number of generator states")
+        if first:
+            for name, p in self.net.params.items():
+                for part in ("done_params", "done_ema"):
+                    if tuple(state[part][name].shape) != (first, *p.shape[1:]):
+                        raise ValueError(f"{part}[{name}] has the wrong shape")
+        if tuple(state["losses_done"].shape) != (self.steps, first):
+            raise ValueError("losses of the finished groups have the wrong shape")
+        if tuple(state["losses_cur"].shape) != (step, self._width(first)):
+            raise ValueError("losses of the group in progress have the wrong shape")
+        if step:
+            cur = state["current"]
+            size = sum(p[first:first + self._width(first)].numel() for p in self.net.params.values())
+            if tuple(cur["flat"].shape) != (size + (-size % FLAT_ALIGN),) or cur["ema"].shape != cur["flat"].shape:
+                raise ValueError("flat buffers of the group in progress have the wrong shape")
+        return first, step
+
+    def saver(self, models: slice, start: int):
+        """``save(step, fp, ema, opt)`` for the group ``models`` resumed at ``start``: writes when due."""
+        self.last_step = start
+
+        def save(step: int, fp: _FlatParams, ema: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+            if self._due(step):
+                cur = {"flat": fp.flat.detach().clone(), "ema": ema.clone(), "opt": opt.state_dict()}
+                self._write(models.start, step, cur, self.losses[:step, models])
+
+        return save
+
+    def _due(self, step: int) -> bool:
+        """Have ``every_steps`` steps or ``every_seconds`` seconds passed since the last save?"""
+        every_s, every_t = self.spec.every_steps, self.spec.every_seconds
+        return ((every_s is not None and step - self.last_step >= every_s)
+                or (every_t is not None and time.monotonic() - self.last_time >= every_t))
+
+    def group_done(self, stop: int, emas: list[dict[str, torch.Tensor]]) -> None:
+        """After a group: save the finished state if due, or if this run has a checkpoint already."""
+        self.done_ema = {n: torch.cat([e[n] for e in emas]) for n in emas[0]}
+        if self.saved or self._due(self.steps):
+            self._write(stop, 0, {}, self.losses[:0, stop:stop + self._width(stop)])
+
+    def _write(self, first: int, step: int, cur: dict[str, Any], losses_cur: torch.Tensor) -> None:
+        if self.failed:
+            return
+        seconds = self.prior_seconds + time.perf_counter() - self.started
+        state = {
+            "fingerprint": json.dumps(self.fingerprint, sort_keys=True), "group": first, "step": step,
+            "done_params": {n: p.detach()[:first].clone() for n, p in self.net.params.items()} if first else {},
+            "done_ema": {n: w[:first].clone() for n, w in self.done_ema.items()} if first else {},
+            "current": cur, "losses_done": self.losses[:, :first].clone(),
+            "losses_cur": losses_cur.clone(), "generators": [gen.get_state() for gen in self.gens],
+            "seconds": seconds,
+        }
+        recent = losses_cur[-self.log_every:] if step else self.losses[-self.log_every:, :first]
+        header = {"step": self._done_steps(first, step), "total": self._done_steps(self.k, 0),
+                  "models": self.k, "loss": float(recent.mean()) if recent.numel() else None,
+                  "saved": _utc_now(), "seconds": round(seconds, 3)}
+        try:
+            save_state(self.spec.path, state, header)
+        except OSError as exc:  # disk full, no such folder on this machine: train on without
+            warnings.warn(f"cannot write checkpoint {self.spec.path}: {exc}; training goes on "
+                          "without checkpoints", CheckpointWarning, stacklevel=2)
+            self.failed = True
+            return
+        self.saved, self.last_time, self.last_step = True, time.monotonic(), step
+
+
+def _utc_now() -> str:
+    """Current UTC time, ISO-8601 with seconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -70,6 +70,23 @@ def test_per_model_data_training_equals_separate_runs() -> None:
         train(stacked[:2], list(SEEDS))
 
 
+def test_grouping_leaves_the_draws_of_wide_models_unchanged() -> None:
+    """Model k draws its steps in chunks of the same length alone and in a group of 8, also when
+    8 models' inputs (5 + 5 dims) would overflow a chunk's memory target: equal losses."""
+    rng = np.random.default_rng(3)
+    data = torch.from_numpy(rng.normal(size=(8, 300, 10)).astype(np.float32))
+    sde, settings = VPSDE(), TrainSettings(300, 128, 1e-3, 0.999, 1)
+
+    def train(d: torch.Tensor, seeds: list[int]):
+        net = ScoreNet(10, 2, 16, len(seeds), seeds=seeds)
+        gens = [make_generator(s, 1, CPU) for s in seeds]
+        return train_score_net(net, d, "c", (5, 5), settings, sde=sde, sampler=make_sampler(True, sde),
+                               generators=gens, progress=False, group_size=8)
+
+    grouped, alone = train(data, list(range(8))), train(data[5], [5])
+    torch.testing.assert_close(grouped.losses[:, 5], alone.losses[:, 0], rtol=1e-5, atol=1e-6)
+
+
 def test_fit_estimate_group_equals_separate_fits() -> None:
     """(a) the batched entry point: own standardisation, seeds and eval draws per model."""
     data = _datasets()
@@ -96,7 +113,8 @@ def test_run_group_equals_run_unit() -> None:
         assert rec.estimates.keys() == alone.estimates.keys() == {"minde_c", "minde_c_sigma"}
         for name, value in alone.estimates.items():
             assert rec.estimates[name] == pytest.approx(value, rel=1e-4, abs=1e-6)
-        assert set(rec.extra) == set(alone.extra) | {"group_size", "group_seconds"}
+        assert set(rec.extra) == set(alone.extra) | {"group_size", "group_seeds", "group_seconds"}
+        assert rec.extra["group_seeds"] == list(SEEDS)
         assert rec.extra["group_size"] == 3 and rec.extra["settings"] == alone.extra["settings"]
         assert rec.seconds == pytest.approx(rec.extra["group_seconds"] / 3)
         assert rec.truth == TRUTH and rec.n_test == N_TEST and rec.git_rev == alone.git_rev

@@ -7,6 +7,12 @@ as a whole by the scheduler up to ``distributed.scheduler.allowed-failures`` tim
 ``MAX_RETRIES`` for the embedded cluster; an external scheduler uses its own setting, default
 3); beyond that every unit of the group is recorded as failed (``KilledWorker``) and
 ``--retry-failed`` reruns them.
+
+Checkpoints (docs/method.md §7): each group is given the absolute checkpoint folder of the
+results it belongs to. A worker that shares that filesystem saves its training state there, so
+the rescheduled group resumes where the dead worker's last checkpoint left it; a worker that
+does not share it finds no file and trains from step 0 (its own copy of the folder is never
+read back by the client). The client deletes a group's checkpoint once its records are written.
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from minde.repro.results import UnitRecord
-from minde.repro.units import SweepArgumentError, Unit, failed_record, run_group
+from minde.repro.units import Checkpointing, SweepArgumentError, Unit, failed_record, run_group
 
 __all__ = ["check_dask_args", "dask_client", "run_groups_on_dask", "MAX_RETRIES"]
 
@@ -83,17 +89,29 @@ def _future_key(group: list[Unit]) -> str:
 
 def run_groups_on_dask(groups: list[list[Unit]], on_record: Callable[[UnitRecord], None], *,
                        workers: int | None = None, scheduler: str | None = None,
-                       status: dict | None = None, echo: Callable[[str], None] = print) -> None:
-    """Submit one task per group; call ``on_record`` for every record as its future completes."""
+                       status: dict | None = None, echo: Callable[[str], None] = print,
+                       checkpoints: Checkpointing | None = None,
+                       on_group_done: Callable[[list[Unit]], None] | None = None) -> None:
+    """Submit one task per group; call ``on_record`` for every record as its future completes.
+
+    ``status`` (the sweep bar's postfix) gets ``running`` (groups on a worker thread, at most
+    the cluster's threads) and ``queued``; ``on_group_done(group)`` is called after the records
+    of a group that ran to its end (not one lost with its workers) were handed to ``on_record``.
+    """
     from distributed import as_completed
 
     with dask_client(workers, scheduler) as client:
         link = dashboard_link(client)
-        n_workers = len(client.scheduler_info().get("workers", {}))
+        info = client.scheduler_info().get("workers", {})
+        n_workers = len(info)
+        threads = max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
         echo(f"dask: {client.scheduler.address}, {n_workers} worker(s)"
              + (f", dashboard {link}" if link else ""))
-        futures = {client.submit(run_group, g, key=_future_key(g), pure=False): g for g in groups}
+        futures = {client.submit(run_group, g, checkpoints, key=_future_key(g), pure=False): g
+                   for g in groups}
         pending = len(futures)
+        if status is not None:
+            status.update(running=min(pending, threads), queued=max(0, pending - threads))
         for fut in as_completed(list(futures)):
             group = futures.pop(fut)
             try:
@@ -102,10 +120,14 @@ def run_groups_on_dask(groups: list[list[Unit]], on_record: Callable[[UnitRecord
                 raise RuntimeError("lost the Dask cluster mid-sweep; finished units are saved, "
                                    "rerun the same command to resume") from exc
             except Exception as exc:  # KilledWorker after bounded retries, import errors, ...
-                records = [failed_record(u, exc) for u in group]
+                records, finished = [failed_record(u, exc) for u in group], False
+            else:
+                finished = True
             fut.release()
             pending -= 1
             if status is not None:
-                status["queued/running"] = pending
+                status.update(running=min(pending, threads), queued=max(0, pending - threads))
             for rec in records:
                 on_record(rec)
+            if finished and on_group_done is not None:
+                on_group_done(group)

@@ -14,6 +14,7 @@ import importlib.metadata as _md
 import json
 import math
 import os
+import platform
 import re
 import socket
 import warnings
@@ -27,7 +28,8 @@ from minde._io import atomic_write, results_root, source_revision
 
 __all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "unit_dir", "unit_path",
            "write_unit", "load_unit", "load_units", "aggregate", "write_meta", "environment",
-           "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS"]
+           "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS", "machine_info", "checkpoint_dir",
+           "checkpoint_path"]
 
 SCHEMA = 1
 PACKAGES = ("minde-repro", "torch", "numpy", "pandas", "jax", "jaxlib", "benchmark-mi", "dask",
@@ -71,6 +73,9 @@ class UnitRecord:
     git_rev: str = ""  # git revision of the code that ran the unit
     host: str = ""  # hostname of the process that ran the unit
     timestamp: str = ""  # ISO-8601 UTC time the record was made
+    # fields added later: left out of the JSON at their default, so older records load unchanged
+    resumed_from_step: int = 0  # training steps restored from a checkpoint (0: not resumed)
+    machine: str = ""  # OS, architecture and CPU model of the host ("" in older records)
 
     @property
     def key(self) -> UnitKey:
@@ -85,6 +90,9 @@ class UnitRecord:
     def to_json(self) -> str:
         """Canonical JSON with a sha256 ``checksum`` over every other field."""
         body = {"schema": SCHEMA, **asdict(self)}
+        for name, default in _OPTIONAL_FIELDS.items():
+            if body[name] == default:
+                del body[name]
         body["estimates"] = {k: _json_float(v) for k, v in self.estimates.items()}
         body["truth"] = _json_float(self.truth)
         body["extra"] = _jsonable(self.extra)
@@ -120,6 +128,9 @@ class UnitRecord:
                         "seconds": self.seconds, "status": self.status, "error": self.error,
                         "timestamp": self.timestamp, "git_rev": self.git_rev})
         return out
+
+
+_OPTIONAL_FIELDS = {"resumed_from_step": 0, "machine": ""}  # field -> default left out of the JSON
 
 
 def _json_float(v: float | None) -> float | None:
@@ -159,6 +170,18 @@ def unit_path(experiment: str, budget: str, key: UnitKey, root: str | os.PathLik
     task, method, n_train, seed = key
     name = f"{_SAFE.sub('_', task)}__{_SAFE.sub('_', method)}__n{int(n_train)}__s{int(seed)}.json"
     return unit_dir(experiment, budget, root) / "units" / name
+
+
+def checkpoint_dir(experiment: str, budget: str, root: str | os.PathLike | None = None) -> Path:
+    """Folder of the training checkpoints of units in flight: ``<root>/<experiment>/<budget>/checkpoints``."""
+    return unit_dir(experiment, budget, root) / "checkpoints"
+
+
+def checkpoint_path(folder: str | os.PathLike, keys: list[UnitKey]) -> Path:
+    """Checkpoint of one unit, or of a seed group (same task, method, n_train): named after its seeds."""
+    task, method, n_train, _ = keys[0]
+    seeds = "-".join(str(int(k[3])) for k in keys)
+    return Path(folder) / f"{_SAFE.sub('_', task)}__{_SAFE.sub('_', method)}__n{int(n_train)}__s{seeds}.pt"
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -242,11 +265,27 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 _ENV_CACHE: dict[str, Any] = {}
 
 
+def machine_info() -> str:
+    """The CPU type results depend on (its vector kernels round differently): OS, architecture
+    and CPU model name, e.g. ``Linux x86_64 AMD EPYC``."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        model = ""
+    model = model or platform.processor()
+    return " ".join(p for p in (platform.system(), platform.machine(), model) if p)
+
+
 def environment() -> dict[str, Any]:
-    """Provenance stamped on each record: versions, git revision, host (cached per process)."""
+    """Provenance stamped on each record: versions, git revision, host, machine (cached per process)."""
     if not _ENV_CACHE:
         _ENV_CACHE.update(versions=package_versions(), git_rev=git_revision(),
-                          host=socket.gethostname())
+                          host=socket.gethostname(), machine=machine_info())
     return dict(_ENV_CACHE)
 
 
@@ -260,7 +299,8 @@ def write_meta(experiment: str, budget: str, root: str | os.PathLike | None = No
     """Write ``meta.json`` (git revision, package versions, budget, device, ...) atomically."""
     env = environment()
     meta = {"experiment": experiment, "budget": budget, "git_rev": env["git_rev"],
-            "versions": env["versions"], "host": env["host"], "written": utc_now(), **info}
+            "versions": env["versions"], "host": env["host"], "machine": env["machine"],
+            "written": utc_now(), **info}
     path = unit_dir(experiment, budget, root) / "meta.json"
     atomic_write_text(path, json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
     return path

@@ -4,7 +4,10 @@
         --tasks ID[,ID...]|all|highmi|benchmark --methods minde_c,minde_j,cca,...|all \\
         --seeds 0-4 --n-train 10000 [--n-test 10000] [--out DIR] [--retry-failed] \\
         [--recompute] [--dry-run] [--workers N] [--scheduler ADDR|FILE] [--group-size N]
-        [--no-progress] [--allow-dirty]
+        [--checkpoint-every STEPS] [--checkpoint-seconds S] [--no-progress] [--allow-dirty]
+    python -m minde.sweep --status EXPERIMENT --budget B [--out DIR]
+    python -m minde.sweep --verify EXPERIMENT --budget B [--sample K] [--max-seconds S]
+        [--seed-select N] [--out DIR]
 
 Each finished unit is one checksummed JSON record (``minde.repro.results``); a rerun skips finished
 units, retries failed ones only with ``--retry-failed``, and recomputes all with ``--recompute``.
@@ -17,10 +20,18 @@ A record must be computed from committed code: when ``minde/`` has uncommitted c
 records would go into the project's committed results folder, the sweep refuses before any unit
 runs (``minde.repro.provenance.check_sweep_source``; exit status 2). ``--allow-dirty`` sends them
 to ``data/results-dirty/`` (git-ignored) instead, unless ``--out`` is given.
+
+A MINDE unit (or seed group) in training saves a checkpoint in ``OUT/EXPERIMENT/BUDGET/checkpoints/``
+every ``--checkpoint-seconds`` (default 600) or ``--checkpoint-every`` steps, whichever comes
+first; a rerun resumes it bit-identically (docs/method.md §7) and the checkpoint is deleted
+once the unit's record is written. ``--status`` prints what a results folder holds (done,
+failed, in flight with the checkpoints' steps) without running anything; ``--verify`` recomputes
+a reproducible sample of committed records and compares (``minde.repro.verify``).
 """
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import os
 import re
 import sys
@@ -34,10 +45,18 @@ import pandas as pd
 
 from minde.config import BUDGETS
 from minde.repro import results as res
-from minde.repro.units import MINDE_METHODS, SweepArgumentError, Unit, group_units, run_group
+from minde.repro.units import (
+    MINDE_METHODS,
+    Checkpointing,
+    SweepArgumentError,
+    Unit,
+    checkpoint_files,
+    group_units,
+    run_group,
+)
 
 __all__ = ["SweepArgumentError", "SweepPlan", "parse_seeds", "resolve_tasks", "resolve_methods",
-           "plan_sweep", "run_sweep", "summary_table", "main", "TASK_GROUPS"]
+           "plan_sweep", "run_sweep", "summary_table", "status_report", "main", "TASK_GROUPS"]
 
 TASK_GROUPS = ("all", "benchmark", "highmi")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -216,19 +235,45 @@ def _describe(plan: SweepPlan, limit: int = 40) -> str:
 
 
 def _progress(total: int, enabled: bool):
-    """A tqdm bar over units (ETA included), or a no-op stand-in."""
+    """A tqdm bar over units, or a no-op stand-in; the ETA is the mean unit time so far
+    (smoothing 0) times the units left."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="unit", desc="sweep", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=total, unit="unit", desc="sweep", disable=not enabled, dynamic_ncols=True,
+                smoothing=0)
+
+
+def _group_label(group: list[Unit]) -> str:
+    """Short name of a group for the progress line: task, method and its seeds."""
+    u = group[0]
+    seeds = ",".join(str(x.seed) for x in group)
+    return f"{u.task} {u.method} n={u.n_train} s={seeds}"
+
+
+def _checkpointing(plan: SweepPlan, every_steps: int | None, every_seconds: float | None
+                   ) -> Checkpointing | None:
+    """Checkpoint options of a sweep (None when both criteria are off); the folder is absolute."""
+    if every_steps is None and every_seconds is None:
+        return None
+    folder = res.checkpoint_dir(plan.experiment, plan.budget, plan.root).resolve()
+    return Checkpointing(str(folder), every_steps, every_seconds)
 
 
 def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progress: bool,
-             group_size: int | None = None) -> dict:
-    """Run ``plan.todo``, writing each record as it arrives; returns run statistics."""
+             group_size: int | None = None, checkpoints: Checkpointing | None = None) -> dict:
+    """Run ``plan.todo``, writing each record as it arrives; returns run statistics.
+
+    The progress line shows units done (the bar), running and failed, the unit in training
+    (in-process, with the training's own bar of steps and loss below it) and the ETA.
+    """
     groups = group_units(plan.todo, max_size=group_size)
     stats = {"ran": 0, "failed": 0, "devices": set()}
-    shown: dict = {}  # postfix of the bar: failed, and queued/running on Dask
+    unsaved: set = set()  # keys of units whose record could not be written
+    shown: dict = {"running": 0}  # postfix of the bar besides failed
     bar = _progress(len(plan.todo), progress)
+
+    def show() -> None:
+        bar.set_postfix(failed=stats["failed"], **shown)
 
     def on_record(rec: res.UnitRecord) -> None:
         stats["ran"] += 1
@@ -240,24 +285,39 @@ def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progre
                   f"{where}: {exc}", file=sys.stderr)
             stats["failed"] += 1
             stats["unsaved"] = stats.get("unsaved", 0) + 1
+            unsaved.add(rec.key)
         else:
             stats["failed"] += rec.status != "ok"
         stats["devices"].add(str(rec.extra.get("device", "")))
         bar.set_postfix(failed=stats["failed"], **shown, refresh=False)
         bar.update(1)
 
+    def on_group_done(group: list[Unit]) -> None:
+        """Every record of the group is written: its checkpoint is no longer needed."""
+        if checkpoints is None or any(u.key in unsaved for u in group):
+            return  # a record that could not be saved: keep the trained state for the rerun
+        for path in checkpoint_files(group, checkpoints):
+            path.unlink(missing_ok=True)
+
     try:
         if not groups:  # nothing to do: don't start a cluster
             pass
         elif workers is None and scheduler is None:
             for group in groups:
-                for rec in run_group(group):
+                shown.update(running=len(group), unit=_group_label(group))
+                show()
+                records = run_group(group, checkpoints, progress=progress)
+                shown.update(running=0)
+                for rec in records:
                     on_record(rec)
+                on_group_done(group)
+            shown.pop("unit", None)
+            show()
         else:
             from minde.repro.cluster import run_groups_on_dask
 
             run_groups_on_dask(groups, on_record, workers=workers, scheduler=scheduler,
-                               status=shown)
+                               status=shown, checkpoints=checkpoints, on_group_done=on_group_done)
     finally:
         bar.close()
     return stats
@@ -269,7 +329,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
               retry_failed: bool = False, recompute: bool = False, dry_run: bool = False,
               workers: int | None = None, scheduler: str | None = None, progress: bool = True,
               echo: Callable[[str], None] = print, group_size: int | None = None,
-              allow_dirty: bool = False) -> pd.DataFrame:
+              allow_dirty: bool = False, checkpoint_every: int | None = None,
+              checkpoint_seconds: float | None = 600.0) -> pd.DataFrame:
     """Run a sweep and return the tidy rows (``minde.repro.results.TIDY_COLUMNS``) of its units.
 
     Estimates and truths are in nats; one row per variant (minde_c gives minde_c and
@@ -279,6 +340,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     most this many MINDE seeds per batched group (None: ``default_group_size``; 1: no grouping).
     ``allow_dirty``: with uncommitted changes in minde/, write to ``data/results-dirty/`` (unless
     ``out`` is given) instead of refusing (``minde.repro.provenance.check_sweep_source``).
+    ``checkpoint_every`` (steps) / ``checkpoint_seconds``: how often a MINDE unit in training
+    saves its checkpoint (None: that criterion off; both None: no checkpoints).
     """
     from minde.repro.cluster import check_dask_args
 
@@ -286,6 +349,12 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int)
                                    or group_size < 1):
         raise SweepArgumentError(f"--group-size: must be a positive integer, got {group_size!r}")
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int)
+                                         or checkpoint_every < 1):
+        raise SweepArgumentError(f"--checkpoint-every: must be a positive number of steps, got {checkpoint_every!r}")
+    if checkpoint_seconds is not None and not checkpoint_seconds > 0:
+        raise SweepArgumentError(f"--checkpoint-seconds: must be positive (0 on the command line: off), "
+                                 f"got {checkpoint_seconds!r}")
     from minde.repro import provenance
 
     rev = provenance.source_revision()
@@ -300,7 +369,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     if not dry_run:
         res.clean_stale_temps(experiment, budget, plan.root)
         start = time.perf_counter()
-        stats = _execute(plan, workers, scheduler, progress, group_size)
+        stats = _execute(plan, workers, scheduler, progress, group_size,
+                         _checkpointing(plan, checkpoint_every, checkpoint_seconds))
         where = scheduler or (f"local dask x{workers}" if workers else "in-process")
         meta = res.unit_dir(experiment, budget, plan.root) / "meta.json"
         try:
@@ -321,13 +391,68 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     return out
 
 
+def _age(iso: str) -> str:
+    """How long ago an ISO-8601 time was, e.g. '3 min ago'."""
+    try:
+        then = _dt.datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return "?"
+    sec = max(0.0, (_dt.datetime.now(_dt.timezone.utc) - then).total_seconds())
+    return f"{sec:.0f} s ago" if sec < 120 else f"{sec / 60:.0f} min ago" if sec < 7200 else f"{sec / 3600:.1f} h ago"
+
+
+def status_report(experiment: str, budget: str, out: str | os.PathLike | None = None,
+                  limit: int = 20) -> str:
+    """What a results folder holds, without running anything: finished units per method, failed
+    units grouped by error, and units in flight (checkpoints, with their step and last loss)."""
+    from minde.checkpoint import read_header
+
+    root = Path(out) if out is not None else res.results_root()
+    where = res.unit_dir(experiment, budget, root)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recs = res.load_units(experiment, budget, root)
+    ok = [r for r in recs.values() if r.ok]
+    failed = [r for r in recs.values() if not r.ok]
+    by_method = pd.Series([r.method for r in ok], dtype=object).value_counts()
+    lines = [f"{where}: {len(ok)} done, {len(failed)} failed"
+             + (f", {len(caught)} corrupt record(s) ignored" if caught else "")]
+    if len(ok):
+        lines.append("  done: " + ", ".join(f"{m} {n}" for m, n in by_method.items()))
+    if ok:
+        secs = sum(r.seconds for r in ok)
+        lines.append(f"  time of finished units: {secs / 3600:.2f} h (mean {secs / len(ok):.1f} s)")
+    errors: dict[str, list[res.UnitRecord]] = {}
+    for r in failed:
+        errors.setdefault((r.error or "no error text").splitlines()[0][:160], []).append(r)
+    for err, rs in sorted(errors.items(), key=lambda kv: -len(kv[1])):
+        names = ", ".join(f"{r.task} {r.method} n={r.n_train} s={r.seed}" for r in rs[:3])
+        lines.append(f"  failed x{len(rs)}: {err}  [{names}{', ...' if len(rs) > 3 else ''}]")
+    ckpts = sorted(res.checkpoint_dir(experiment, budget, root).glob("*.pt"))
+    lines.append(f"  in flight: {len(ckpts)} checkpoint(s)"
+                 + (f" in {res.checkpoint_dir(experiment, budget, root)}" if ckpts else ""))
+    for path in ckpts[:limit]:
+        try:
+            h = read_header(path)
+        except (OSError, ValueError) as exc:
+            lines.append(f"    {path.stem}: unreadable ({exc}); a rerun ignores it")
+            continue
+        loss = "" if h.get("loss") is None else f", loss {h['loss']:.4f}"
+        pct = 100.0 * h["step"] / max(1, h["total"])
+        lines.append(f"    {path.stem}: step {h['step']}/{h['total']} ({pct:.0f}%){loss}, "
+                     f"{h.get('seconds', 0):.0f} s of training, saved {_age(h.get('saved', ''))}")
+    if len(ckpts) > limit:
+        lines.append(f"    ... and {len(ckpts) - limit} more")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     """The command-line interface of ``python -m minde.sweep``."""
     p = argparse.ArgumentParser(prog="python -m minde.sweep", description=__doc__.split("\n")[0])
-    p.add_argument("--experiment", required=True, help="results go to OUT/EXPERIMENT/BUDGET/")
+    p.add_argument("--experiment", help="results go to OUT/EXPERIMENT/BUDGET/ (required to run)")
     p.add_argument("--budget", required=True, help=f"one of {', '.join(BUDGETS)}")
-    p.add_argument("--tasks", required=True, help="ID[,ID...] or all | benchmark | highmi")
-    p.add_argument("--methods", required=True, help="minde_c,minde_j,<baselines> or all")
+    p.add_argument("--tasks", help="ID[,ID...] or all | benchmark | highmi (required to run)")
+    p.add_argument("--methods", help="minde_c,minde_j,<baselines> or all (required to run)")
     p.add_argument("--seeds", default="0", help="e.g. 0-4, 0,2,5 (data seed = model seed)")
     p.add_argument("--n-train", default=None, help="training size(s), e.g. 10000 or 5000,10000")
     p.add_argument("--n-test", default=None, help="test size (default: the budget's)")
@@ -339,19 +464,57 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="tcp://HOST:PORT or scheduler-file path")
     p.add_argument("--group-size", type=int, default=None,
                    help="at most N MINDE seeds trained as one batch (default: auto; 1: no grouping)")
+    p.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="save a MINDE unit's training checkpoint every STEPS steps (rounded up to "
+                        "the next chunk of at most 256 steps)")
+    p.add_argument("--checkpoint-seconds", type=float, default=600.0, metavar="S",
+                   help="... or every S seconds, whichever comes first (default 600; 0: no time "
+                        "criterion; 0 without --checkpoint-every: no checkpoints)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-dirty", action="store_true",
                    help="allow uncommitted changes in minde/; results go to data/results-dirty/ unless --out")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--status", metavar="EXPERIMENT",
+                      help="print the state of OUT/EXPERIMENT/BUDGET (done, failed, in flight); run nothing")
+    mode.add_argument("--verify", metavar="EXPERIMENT",
+                      help="recompute a sample of the records of OUT/EXPERIMENT/BUDGET and compare")
+    p.add_argument("--sample", type=int, default=3, metavar="K", help="--verify: records to recompute")
+    p.add_argument("--max-seconds", type=float, default=None, metavar="S",
+                   help="--verify: only records whose unit took at most S seconds")
+    p.add_argument("--seed-select", type=int, default=0, metavar="N",
+                   help="--verify: seed of the random choice of records (default 0)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; exit status 0 if every requested unit is ok, 1 if any failed, 2 on bad args."""
-    a = _parser().parse_args(argv)
+    p = _parser()
+    a = p.parse_args(argv)
+    if a.status is not None:
+        if a.budget not in BUDGETS:
+            p.error(f"--budget: unknown budget {a.budget!r}; valid: {', '.join(BUDGETS)}")
+        if not res.unit_dir(a.status, a.budget, a.out).is_dir():
+            print(f"python -m minde.sweep: error: no results at "
+                  f"{res.unit_dir(a.status, a.budget, a.out)}", file=sys.stderr)
+            return 2
+        print(status_report(a.status, a.budget, a.out))
+        return 0
+    if a.verify is not None:
+        from minde.repro.verify import main_verify
+
+        return main_verify(a.verify, a.budget, out=a.out, sample=a.sample, max_seconds=a.max_seconds,
+                           seed_select=a.seed_select)
+    missing = [f"--{n}" for n in ("experiment", "tasks", "methods") if getattr(a, n) is None]
+    if missing:
+        p.error(f"the following arguments are required to run a sweep: {', '.join(missing)}")
+    every_s = a.checkpoint_seconds if a.checkpoint_seconds and a.checkpoint_seconds > 0 else None
+    if a.checkpoint_seconds is not None and a.checkpoint_seconds < 0:
+        p.error(f"--checkpoint-seconds: must be >= 0, got {a.checkpoint_seconds}")
     try:
         df = run_sweep(a.experiment, a.budget, a.tasks, a.methods, a.seeds, a.n_train, a.n_test,
                        a.out, a.retry_failed, a.recompute, a.dry_run, a.workers, a.scheduler,
-                       progress=not a.no_progress, group_size=a.group_size, allow_dirty=a.allow_dirty)
+                       progress=not a.no_progress, group_size=a.group_size, allow_dirty=a.allow_dirty,
+                       checkpoint_every=a.checkpoint_every, checkpoint_seconds=every_s)
     except SweepArgumentError as exc:
         print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
         return 2

@@ -3,8 +3,12 @@
 MINDE units that differ only in their seed are grouped (``group_units``) and their models
 trained in one batched computation, each on its own unit's data (``run_group``).
 
-``run_group`` is what a Dask worker executes: it needs only the ``minde`` package, returns the
-records to the caller and writes nothing, so workers need no shared filesystem.
+``run_group`` is what a Dask worker executes: it needs only the ``minde`` package and returns the
+records to the caller, so workers need no shared filesystem. With ``Checkpointing`` a MINDE
+unit (or seed group) saves its training state under the given folder while it trains
+(docs/method.md §7) and resumes from it when rerun; the folder is an absolute path on the
+machine that runs the sweep, so a worker that shares that filesystem resumes a unit rescheduled
+after a crash, and one that does not finds no file and starts afresh.
 """
 from __future__ import annotations
 
@@ -12,12 +16,13 @@ import math
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from minde.repro.results import UnitKey, UnitRecord, environment, method_variants, utc_now
+from minde.repro.results import UnitKey, UnitRecord, checkpoint_path, environment, method_variants, utc_now
 
 __all__ = ["SweepArgumentError", "Unit", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
-           "failed_record"]
+           "failed_record", "Checkpointing"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
 
@@ -48,13 +53,35 @@ class Unit:
         return f"{self.task} {self.method} n={self.n_train} seed={self.seed}"
 
 
+@dataclass(frozen=True)
+class Checkpointing:
+    """Training checkpoints of MINDE units: folder (absolute) and how often (docs/method.md §7).
+
+    A checkpoint is saved every ``every_steps`` steps or ``every_seconds`` seconds, whichever
+    comes first (None: that criterion off), rounded up to the next chunk of pre-drawn steps.
+    """
+
+    folder: str
+    every_steps: int | None = None
+    every_seconds: float | None = 600.0
+
+    def path(self, units: list[Unit]) -> Path:
+        """The checkpoint file of one unit or of one seed group."""
+        return checkpoint_path(self.folder, [u.key for u in units])
+
+    def kwargs(self, units: list[Unit]) -> dict[str, Any]:
+        """MINDE's checkpoint arguments for these units."""
+        return {"checkpoint": self.path(units), "checkpoint_every": self.every_steps,
+                "checkpoint_seconds": self.every_seconds}
+
+
 def _blank_record(unit: Unit) -> UnitRecord:
     """A record for ``unit`` stamped with provenance, before any result."""
     env = environment()
     return UnitRecord(task=unit.task, method=unit.method, n_train=unit.n_train,
                       n_test=unit.n_test, seed=unit.seed, budget=unit.budget, truth=unit.truth,
                       versions=env["versions"], git_rev=env["git_rev"], host=env["host"],
-                      timestamp=utc_now())
+                      machine=env["machine"], timestamp=utc_now())
 
 
 def failed_record(unit: Unit, exc: BaseException, seconds: float = 0.0) -> UnitRecord:
@@ -69,12 +96,14 @@ def failed_record(unit: Unit, exc: BaseException, seconds: float = 0.0) -> UnitR
     return rec
 
 
-def _run_minde(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, Any]]:
+def _run_minde(unit: Unit, data: tuple, checkpoints: Checkpointing | None = None,
+               progress: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
     """Train one MINDE model (kind from the method name) and estimate both variants."""
     from minde.api import MINDE
 
     x_tr, y_tr, x_te, y_te = data
-    model = MINDE(unit.method[-1], budget=unit.budget, seed=unit.seed, progress=False)
+    ckpt = checkpoints.kwargs([unit]) if checkpoints is not None else {}
+    model = MINDE(unit.method[-1], budget=unit.budget, seed=unit.seed, progress=progress, **ckpt)
     est = model.fit(x_tr, y_tr).estimate(x_te, y_te)
     return dict(est.variants), _minde_extra(est)
 
@@ -84,7 +113,7 @@ def _minde_extra(est: Any) -> dict[str, Any]:
     return {"mi_stderr": est.mi_stderr, "mi_sigma_stderr": est.mi_sigma_stderr,
             "entropies": est.entropies, "settings": dict(est.settings),
             "train_seconds": est.train_seconds, "estimate_seconds": est.estimate_seconds,
-            "device": str(est.settings["device"])}
+            "device": str(est.settings["device"]), "resumed_from_step": est.resumed_from_step}
 
 
 def _run_baseline(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, Any]]:
@@ -96,15 +125,21 @@ def _run_baseline(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, 
                                                  "device": "cpu"}
 
 
-def run_unit(unit: Unit) -> UnitRecord:
-    """Sample the task's data (seed = unit seed), run the method; never raises on a unit error."""
+def run_unit(unit: Unit, checkpoints: Checkpointing | None = None, progress: bool = False) -> UnitRecord:
+    """Sample the task's data (seed = unit seed), run the method; never raises on a unit error.
+
+    ``checkpoints``: where a MINDE unit keeps its training checkpoint; ``progress``: show the
+    training's progress bar.
+    """
     start = time.perf_counter()
     try:
         from minde.bench.tasks import sample
 
         data = sample(unit.task, unit.n_train, unit.n_test, unit.seed)
-        runner = _run_minde if unit.method in MINDE_METHODS else _run_baseline
-        estimates, extra = runner(unit, data)
+        if unit.method in MINDE_METHODS:
+            estimates, extra = _run_minde(unit, data, checkpoints, progress)
+        else:
+            estimates, extra = _run_baseline(unit, data)
         _check_estimates(unit, estimates)
     except Exception as exc:  # a failed unit is a result, not a crash (docs/method.md §12)
         return failed_record(unit, exc, time.perf_counter() - start)
@@ -117,6 +152,7 @@ def _ok_record(unit: Unit, estimates: dict[str, float], extra: dict[str, Any],
     rec = _blank_record(unit)
     rec.estimates = {k: float(v) for k, v in estimates.items()}
     rec.extra, rec.seconds = extra, seconds
+    rec.resumed_from_step = int(extra.get("resumed_from_step", 0))
     return rec
 
 
@@ -198,20 +234,36 @@ def group_units(units: list[Unit], max_size: int | None = None,
     return groups
 
 
-def run_group(group: list[Unit]) -> list[UnitRecord]:
+def run_group(group: list[Unit], checkpoints: Checkpointing | None = None,
+              progress: bool = False) -> list[UnitRecord]:
     """Run one group of units (see ``group_units``) and return one record per unit, in order.
 
     A group of several MINDE units of one (task, method, n_train, n_test, budget) trains its
-    models in one batched computation (``minde.api.fit_estimate_group``); anything else runs
-    unit by unit (``run_unit``). Never raises on a unit error.
+    models in one batched computation (``minde.api.fit_estimate_group``) with one checkpoint
+    file; anything else runs unit by unit (``run_unit``). Never raises on a unit error.
     """
     keys = {_group_key(u) for u in group}
     if len(group) < 2 or None in keys or len(keys) != 1:
-        return [run_unit(u) for u in group]
-    return _run_minde_group(group)
+        return [run_unit(u, checkpoints, progress) for u in group]
+    return _run_minde_group(group, checkpoints, progress)
 
 
-def _run_minde_group(group: list[Unit]) -> list[UnitRecord]:
+def is_grouped(group: list[Unit]) -> bool:
+    """Does ``run_group`` train this group's models as one batch (one checkpoint for all)?"""
+    keys = {_group_key(u) for u in group}
+    return len(group) >= 2 and None not in keys and len(keys) == 1
+
+
+def checkpoint_files(group: list[Unit], checkpoints: Checkpointing) -> list[Path]:
+    """The checkpoint files ``run_group(group)`` may write (one per group, or per MINDE unit)."""
+    if is_grouped(group):
+        live = [checkpoints.path(group)]
+        return live + [checkpoints.path([u]) for u in group]  # units rerun alone on divergence
+    return [checkpoints.path([u]) for u in group if u.method in MINDE_METHODS]
+
+
+def _run_minde_group(group: list[Unit], checkpoints: Checkpointing | None = None,
+                     progress: bool = False) -> list[UnitRecord]:
     """Sample each unit's data (seed = unit seed), train all models batched, one record each.
 
     A unit whose sampling fails fails alone; if the batched training/estimation raises, every
@@ -235,13 +287,14 @@ def _run_minde_group(group: list[Unit]) -> list[UnitRecord]:
             records[i] = failed_record(u, exc, time.perf_counter() - t0)
     live = [i for i in range(len(group)) if i not in records]
     first = group[0]
+    ckpt = checkpoints.kwargs([group[i] for i in live]) if checkpoints is not None and live else {}
     try:
         ests = fit_estimate_group(first.method[-1], [data[i] for i in live],
                                   [group[i].seed for i in live], budget=first.budget,
-                                  progress=False) if live else []
+                                  progress=progress, **ckpt) if live else []
     except TrainingDivergedError as exc:
         for i in live:
-            rec = run_unit(group[i])
+            rec = run_unit(group[i], checkpoints, progress)
             rec.extra["group_fallback"] = f"{type(exc).__name__}: {exc}"
             records[i] = rec
         return [records[i] for i in range(len(group))]
@@ -255,7 +308,7 @@ def _run_minde_group(group: list[Unit]) -> list[UnitRecord]:
     for i, est in zip(live, ests):
         unit = group[i]
         extra = {**_minde_extra(est), "worker": worker, "group_size": len(live),
-                 "group_seconds": group_seconds}
+                 "group_seeds": [group[j].seed for j in live], "group_seconds": group_seconds}
         try:
             _check_estimates(unit, est.variants)
         except Exception as exc:

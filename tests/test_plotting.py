@@ -132,3 +132,10 @@ def test_recipe_summary_and_figure():
     fig = plotting.plot_recipe_study(s.reset_index())
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 1
     plt.close("all")
+
+
+def test_recipe_summary_compares_only_tasks_every_recipe_reached():
+    rows = [dict(recipe=r, variant="minde_c", task=t, seed=0, truth=1.0, estimate=1.0 + e, seconds=1.0)
+            for r, t, e in (("a", "t1", 0.1), ("b", "t1", 0.2), ("a", "t2", 0.5))]  # b has not reached t2
+    s = analysis.recipe_summary(pd.DataFrame(rows)).set_index("recipe")
+    assert s.loc["a", "tasks"] == 1 and s.loc["a", "mae"] == pytest.approx(0.1)

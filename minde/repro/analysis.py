@@ -73,8 +73,11 @@ def recipe_summary(df: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
 
     mae: mean over tasks of |mean over seeds - truth|; mae_seed_std: std over seeds of each seed's
     MAE over tasks; within: tasks within ``tol`` nats; worst: the task with the largest error;
-    seconds: mean training seconds per model. Rows are sorted by variant, then MAE.
+    seconds: mean training seconds per model. Rows are sorted by variant, then MAE. Only the
+    tasks that every (recipe, variant) has reached count, so a partial study compares like with like.
     """
+    reached = df.groupby("task")[["recipe", "variant"]].apply(lambda s: len(s.drop_duplicates()))
+    df = df[df["task"].isin(reached.index[reached == len(df[["recipe", "variant"]].drop_duplicates())])]
     per_task = (df.groupby(["recipe", "variant", "task"], sort=False)
                 .agg(mean=("estimate", "mean"), truth=("truth", "first"), seconds=("seconds", "mean"))
                 .reset_index())

@@ -498,7 +498,8 @@ def recipe_verdict(df: pd.DataFrame) -> Verdict:
     df = _ok_rows(df) if "status" in df else df
     if df.empty or RECIPE_BASELINE not in set(df.get("recipe", ())):
         return _none(threshold)
-    s = recipe_summary(df).set_index(["recipe", "variant"])["mae"].unstack("variant")
+    summary = recipe_summary(df)
+    s = summary.set_index(["recipe", "variant"])["mae"].unstack("variant")
     if not set(RECIPE_TARGETS) <= set(s.columns):
         return _none(threshold, "The study has not run both kinds yet")
     s = s.dropna(subset=list(RECIPE_TARGETS))
@@ -508,8 +509,8 @@ def recipe_verdict(df: pd.DataFrame) -> Verdict:
         base, mae = float(s.loc[RECIPE_BASELINE, v]), float(s.loc[best, v])
         checks.append((f"{best}: {v} MAE {mae:.3f} < {RECIPE_BASELINE}'s {base:.3f}", mae < base))
         checks.append((f"{best}: {v} MAE {mae:.3f} ≤ {target}", mae <= target))
-    tasks = df["task"].nunique()
-    interp = (f"Over {tasks} problems, the best recipe is {best} (MINDE-C MAE {s.loc[best, 'minde_c']:.3f}, "
+    tasks = int(summary["tasks"].max())
+    interp = (f"Over the {tasks} problems every recipe has reached, the best recipe is {best} (MINDE-C MAE {s.loc[best, 'minde_c']:.3f}, "
               f"MINDE-J {s.loc[best, 'minde_j']:.3f}) against {RECIPE_BASELINE}'s "
               f"{s.loc[RECIPE_BASELINE, 'minde_c']:.3f} and {s.loc[RECIPE_BASELINE, 'minde_j']:.3f}.")
     return _verdict(threshold, checks, interp, table=s.round(4))

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["atomic_write", "sha256_hex", "project_root", "results_root", "cache_root", "mnist_dir",
-           "figures_root", "figure_dir", "source_revision", "HOME_ENV", "CACHE_ENV"]
+           "figures_root", "figure_dir", "source_revision", "HOME_ENV", "CACHE_ENV", "DIRTY_SUFFIX"]
 
 HOME_ENV = "MINDE_HOME"  # environment variable naming the project root
+DIRTY_SUFFIX = "+dirty"  # appended to a revision when minde/ has uncommitted changes
 CACHE_ENV = "MINDE_CACHE_DIR"  # environment variable overriding the sample/model cache folder
 _PROJECT_NAME = 'name = "minde-repro"'  # how a pyproject.toml marks this project's root
 
@@ -128,4 +129,4 @@ def source_revision(paths: tuple[str, ...] = ("minde",)) -> str:
                                cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
-    return rev + ("+dirty" if rev and dirty else "")
+    return rev + (DIRTY_SUFFIX if rev and dirty else "")

@@ -13,7 +13,6 @@ resumed run ends bit-identical to an uninterrupted one (docs/method.md §7).
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import math
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ._io import sha256_hex
 from .checkpoint import Checkpoint, CheckpointWarning, fingerprint, load_state, save_state
 from .config import TrainSettings
 from .importance import TimeSampler
@@ -312,7 +312,7 @@ def _train_group(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, 
 
 def _digest(t: torch.Tensor) -> str:
     """SHA-256 of a tensor's bytes (on the CPU)."""
-    return hashlib.sha256(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+    return sha256_hex(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
 
 
 class _CheckpointRun:

@@ -20,7 +20,7 @@ from minde.repro.units import SweepArgumentError
 __all__ = ["DIRTY_SUFFIX", "source_revision", "RevisionStatus", "revision_status", "git", "dirty_results_root",
            "is_committed_destination", "DirtySourceError", "check_sweep_source"]
 
-DIRTY_SUFFIX = "+dirty"  # what source_revision appends when minde/ has uncommitted changes
+DIRTY_SUFFIX = _io.DIRTY_SUFFIX  # what source_revision appends when minde/ has uncommitted changes
 DIRTY_RESULTS = ("data", "results-dirty")  # where --allow-dirty writes, under the project root (git-ignored)
 
 

@@ -110,7 +110,7 @@ class MINDE:
         self.sde = VPSDE()
         self.sampler = make_sampler(importance_sampling, self.sde)  # t at estimation
         train_is = (train_importance_sampling if train_importance_sampling is not None
-                    else self.budget.train_importance_sampling)
+                    else self.budget.train_importance(kind))
         self.train_importance_sampling = importance_sampling if train_is is None else bool(train_is)
         self.train_sampler = make_sampler(self.train_importance_sampling, self.sde)  # t in training
         self.checkpoint = (None if checkpoint is None else

@@ -179,3 +179,22 @@ def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path: Path) -> None
     assert len(df) == 8 and sorted(set(df["seed"])) == list(range(4))
     assert not df.duplicated(["task", "method", "variant", "n_train", "seed"]).any()
     assert not list((tmp_path / "t" / "smoke" / "units").glob(".*.tmp"))
+
+
+def test_records_of_another_recipe_are_recomputed(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A finished MINDE record trained with other settings than the budget's now is rerun;
+    baselines and records of the current settings are kept."""
+    import dataclasses
+
+    from minde import config
+
+    assert sweep.main(_argv(tmp_path)) == 0
+    plan = sweep.plan_sweep("t", "smoke", TASK, "minde_c,cca", "0", n_train=2000, n_test=1000, out=tmp_path)
+    assert (plan.done, plan.outdated, plan.todo) == (2, 0, [])
+    changed = dataclasses.replace(config.BUDGETS["smoke"], lr_schedule="cosine", warmup=0.1)
+    monkeypatch.setitem(config.BUDGETS, "smoke", changed)
+    capsys.readouterr()
+    plan = sweep.plan_sweep("t", "smoke", TASK, "minde_c,cca", "0", n_train=2000, n_test=1000, out=tmp_path)
+    assert plan.done == 1 and plan.outdated == 1 and [u.method for u in plan.todo] == ["minde_c"]
+    out = capsys.readouterr().out
+    assert "lr_schedule 'constant' (now 'cosine')" in out and "warmup_steps 0 (now 20)" in out

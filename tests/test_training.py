@@ -76,3 +76,18 @@ def test_training_t_sampling_is_independent_of_estimation():
     assert m.importance_sampling and not m.train_importance_sampling
     assert type(m.train_sampler).__name__ == "UniformSampler"
     assert type(m.sampler).__name__ == "ImportanceSampler"
+
+
+def test_quick_budget_uses_the_recipe_study_winner():
+    """quick: 2x the paper's peak lr, 5% warm-up, cosine decay; t by importance in training for C only."""
+    from minde.config import BUDGETS, resolve_settings
+
+    quick = BUDGETS["quick"]
+    small, large = resolve_settings(quick, 1, 10_000), resolve_settings(quick, 25, 10_000)
+    assert (small.lr_schedule, small.warmup_steps, small.lr, small.batch_size) == ("cosine", 500, 2e-3, 128)
+    assert (large.lr, large.batch_size) == (4e-3, 256)
+    assert resolve_settings(quick, 1, 10_000, lr=5e-4, lr_schedule="constant").lr == 5e-4  # overrides win
+    assert minde.MINDE("c").train_importance_sampling and not minde.MINDE("j").train_importance_sampling
+    assert minde.MINDE("j", train_importance_sampling=True).train_importance_sampling
+    with pytest.raises(ValueError, match="kind 'x'"):
+        quick.train_importance("x")

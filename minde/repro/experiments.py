@@ -61,7 +61,9 @@ def _plans(smoke: Plan, quick: Plan, paper: Plan) -> dict[str, Plan]:
 
 
 _ABL_SMOKE = Plan(("1v1-normal-0.75",), ("minde_c", "minde_j"), (0,))
-_ABL_QUICK = Plan(QUICK_ABLATION, ("minde_c", "minde_j"), (0,))
+# quick plans that estimate MI train 3 seeds (one batched computation), so figures show mean ± std
+QUICK_SEEDS = (0, 1, 2)
+_ABL_QUICK = Plan(QUICK_ABLATION, ("minde_c", "minde_j"), QUICK_SEEDS)
 _ABL_PAPER = Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0",
                    "half_cube-multinormal-sparse-5-5-2-2.0", "spiral-multinormal-sparse-5-5-2-2.0",
                    "student-identity-3-3-2"), ("minde_c", "minde_j"), (0, 1, 2, 3, 4))
@@ -87,19 +89,19 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Figure 1 (high-MI benchmark; construction per docs/method.md §10)", ("fig01_high_mi_benchmark",),
         experiment="fig01_high_mi_benchmark",
         plans=_plans(Plan(("highmi:2,20",), ("minde_c", "cca")),
-                     Plan(("highmi:2,10,50",), MINDE_UNITS + _QUICK_BASE),
+                     Plan(("highmi:2,10,50",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS),
                      Plan(("highmi",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
     "fig02_consistency_mnist": NotebookSpec(
         "Figure 2 (MNIST self-consistency tests)", ("fig02_consistency_mnist",),
         ("fig02_consistency_mnist",), experiment="fig02_consistency_mnist",
         plans=_plans(Plan(methods=("minde_c", "minde_j")),  # smoke: InfoNCE's JAX start-up alone is ~30 s
-                     Plan(methods=("minde_c", "minde_j", "infonce")),
+                     Plan(methods=("minde_c", "minde_j", "infonce"), seeds=QUICK_SEEDS),
                      Plan(methods=("minde_c", "minde_j", "infonce")))),
     "fig03_benchmark_tasks": NotebookSpec(
         "Figures 3-4 (40-task benchmark, per task)",
         ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",
         plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
-                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE),
+                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS),
                      Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
     "fig05_training_size": NotebookSpec(
         "Figures 5-8 (training-size ablation)",
@@ -110,7 +112,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
                      Plan(("1v1-normal-0.75", "student-identity-1-1-1", "multinormal-sparse-2-2-2-2.0",
                            "student-identity-5-5-2", "half_cube-multinormal-sparse-3-3-2-2.0",
                            "spiral-multinormal-sparse-3-3-2-2.0"),
-                          ("minde_c", "ksg", "cca", "doe_gauss"), (0,), (5_000, 10_000, 50_000)),
+                          ("minde_c", "ksg", "cca", "doe_gauss"), QUICK_SEEDS, (5_000, 10_000, 50_000)),
                      Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, (0, 1, 2, 3, 4),
                           (5_000, 10_000, 50_000, 100_000)))),
     "tab01_benchmark_table": NotebookSpec(
@@ -125,7 +127,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Ablation: σ of the Gaussian reference (unverified)", ("ablation_sigma",), ("ablation_sigma",),
         experiment="ablation_sigma",
         plans=_plans(Plan(_ABL_SMOKE.tasks, _ABL_SMOKE.methods, (0,), options={"sigmas": (0.5, 1.0, 5.0)}),
-                     Plan(_ABL_QUICK.tasks, _ABL_QUICK.methods, (0,), options={"sigmas": SIGMAS}),
+                     Plan(_ABL_QUICK.tasks, _ABL_QUICK.methods, QUICK_SEEDS, options={"sigmas": SIGMAS}),
                      Plan(_ABL_PAPER.tasks, _ABL_PAPER.methods, _ABL_PAPER.seeds, options={"sigmas": SIGMAS}))),
     "ablation_ema": NotebookSpec(
         "Ablation: EMA vs raw weights (unverified)", ("ablation_ema",), ("ablation_ema",),
@@ -140,7 +142,8 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Entropy estimation vs closed form (unverified)", ("ablation_entropy",), ("ablation_entropy",),
         experiment="ablation_entropy",
         plans=_plans(Plan(methods=("minde_c", "minde_j"), options={"dims": (1, 3), "transforms": ("none", "half_cube")}),
-                     Plan(methods=("minde_c", "minde_j"), options={"dims": (1, 5), "transforms": ("none", "half_cube")}),
+                     Plan(methods=("minde_c", "minde_j"), seeds=QUICK_SEEDS,
+                          options={"dims": (1, 5), "transforms": ("none", "half_cube")}),
                      Plan(methods=("minde_c", "minde_j"), seeds=(0, 1, 2),
                           options={"dims": (1, 2, 5, 10, 25), "transforms": ("none", "half_cube")}))),
     "tab_compute_cost": NotebookSpec(

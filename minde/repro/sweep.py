@@ -52,6 +52,7 @@ from minde.repro.units import (
     Unit,
     checkpoint_files,
     group_units,
+    recipe_mismatch,
     run_group,
 )
 
@@ -165,6 +166,7 @@ class SweepPlan:
     todo: list[Unit]  # units that will run
     done: int = 0  # finished units skipped
     failed_kept: int = 0  # failed units not retried (no --retry-failed)
+    outdated: int = 0  # finished MINDE units trained with another recipe; rerun
     keys: set = field(default_factory=set)  # keys of every requested unit
 
 
@@ -201,14 +203,24 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
         warnings.warn(f"{len(stale)} finished unit(s) used another n_test (e.g. {stale[0].label()}: "
                       f"{existing[stale[0].key].n_test} vs {stale[0].n_test}); n_test is not part "
                       "of the unit key, so they are kept; use --recompute to redo them", stacklevel=2)
+    outdated: list[tuple[Unit, str]] = []
     for u in units:
         rec = existing.get(u.key)
-        if rec is not None and rec.ok:
+        why = recipe_mismatch(u, rec) if rec is not None else None
+        if why is not None:
+            outdated.append((u, why))
+            plan.todo.append(u)
+        elif rec is not None and rec.ok:
             plan.done += 1
         elif rec is not None and rec.status == "failed" and not retry_failed:
             plan.failed_kept += 1
         else:
             plan.todo.append(u)
+    plan.outdated = len(outdated)
+    if outdated:
+        u, why = outdated[0]
+        print(f"{len(outdated)} finished MINDE unit(s) were trained with other settings than the "
+              f"{budget!r} budget's now (e.g. {u.label()}: {why}); they will be recomputed")
     return plan
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from minde.repro.results import UnitKey, UnitRecord, checkpoint_path, environment, method_variants, utc_now
 
 __all__ = ["SweepArgumentError", "Unit", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
-           "failed_record", "Checkpointing"]
+           "failed_record", "Checkpointing", "recipe_mismatch"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
 
@@ -174,6 +174,39 @@ def _worker_name() -> str:
         return str(get_worker().name)
     except (ImportError, ValueError):
         return ""
+
+
+_RECIPE_KEYS = ("steps", "batch_size", "lr", "ema_decay", "mc_iter", "lr_schedule", "warmup_steps",
+                "train_importance_sampling", "importance_sampling")
+
+
+def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
+    """Why a finished MINDE record was trained with other settings than ``unit``'s budget now
+    resolves to (e.g. a budget whose recipe changed since), or None when they agree.
+
+    Records written before a setting existed are read with that setting's old default
+    (constant learning rate, no warm-up, t in training as at estimation).
+    """
+    if unit.method not in MINDE_METHODS or not rec.ok:
+        return None
+    from dataclasses import asdict
+
+    from minde.bench.tasks import get_task
+    from minde.config import get_budget, resolve_settings
+
+    budget = get_budget(unit.budget)
+    want: dict[str, Any] = asdict(resolve_settings(budget, get_task(unit.task).dim_x, unit.n_train))
+    want["importance_sampling"] = True  # the sweep estimates with importance-sampled t
+    train_is = budget.train_importance(unit.method[-1])
+    want["train_importance_sampling"] = True if train_is is None else train_is
+    have = dict(rec.extra.get("settings", {}))
+    have.setdefault("lr_schedule", "constant")
+    have.setdefault("warmup_steps", 0)
+    have.setdefault("train_importance_sampling", have.get("importance_sampling"))
+    diff = [f"{k} {have.get(k)!r} (now {want[k]!r})" for k in _RECIPE_KEYS
+            if not (have.get(k) == want[k] or (isinstance(want[k], float) and have.get(k) is not None
+                                                and math.isclose(float(have[k]), want[k])))]
+    return ", ".join(diff) or None
 
 
 def _group_key(unit: Unit) -> tuple | None:

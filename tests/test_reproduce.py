@@ -94,3 +94,24 @@ def test_runner_is_quiet_and_executed_notebook_has_no_tqdm_warning(tmp_path, mon
         assert "without encryption" not in text, where
         assert "TqdmWarning" not in text, where
     assert "verdict: " in executed and "checks pass at the smoke budget" in executed
+
+
+def test_params_reach_every_selected_notebook_and_rename_declared_outputs(tmp_path, capsys):
+    assert reproduce.parse_params(["n_train=10000", "seeds=[0, 1, 2]", "finished_only=true", "x=a b"]) == {
+        "n_train": 10000, "seeds": [0, 1, 2], "finished_only": True, "x": "a b"}
+    for bad in ("n_train", "1x=2", "budget=paper"):
+        with pytest.raises(ValueError, match="--param"):
+            reproduce.parse_params([bad])
+    assert reproduce.main(["-p", "nonsense"]) == 2 and "NAME=VALUE" in capsys.readouterr().err
+    paper = [p.relative_to(tmp_path).as_posix() for p in declared_outputs("tab01_benchmark_table", "paper",
+                                                                          tmp_path, 10_000)]
+    assert paper == ["figures/tab01_benchmark_table_n10000.pdf", "figures/tab01_benchmark_table_n10000.png",
+                     "figures/tab01_benchmark_table_n10000.csv", "figures/tab01_summary_n10000.csv"]
+    nbs, runs = tmp_path / "nbs", tmp_path / "runs"
+    nbs.mkdir()
+    for name in ("a_one", "b_two", "c_not_selected"):
+        _write_nb(nbs / f"{name}.ipynb", f"open('{name}.txt', 'w').write(repr((n_train, seeds)))")
+    assert reproduce.main(["--budget", "smoke", "--notebooks", str(nbs), "--runs", str(runs), "--only",
+                           "a_*,two", "-p", "n_train=10000", "-p", "seeds=[0, 1, 2]"]) == 0
+    assert (nbs / "a_one.txt").read_text() == (nbs / "b_two.txt").read_text() == "(10000, [0, 1, 2])"
+    assert not (nbs / "c_not_selected.txt").exists()

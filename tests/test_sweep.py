@@ -198,3 +198,20 @@ def test_records_of_another_recipe_are_recomputed(tmp_path: Path, monkeypatch, c
     assert plan.done == 1 and plan.outdated == 1 and [u.method for u in plan.todo] == ["minde_c"]
     out = capsys.readouterr().out
     assert "lr_schedule 'constant' (now 'cosine')" in out and "warmup_steps 0 (now 20)" in out
+
+
+def test_notebook_sweep_can_replace_sizes_and_compute_nothing(tmp_path: Path, capsys) -> None:
+    """sweep_results(n_train=..., finished_only=True): the paper-protocol rendering of a partial sweep."""
+    from minde.repro.experiments import get_plan, output_stem, sweep_results
+
+    task = get_plan("fig03_benchmark_tasks", "smoke").tasks[0]
+    empty = sweep_results("fig03_benchmark_tasks", "smoke", root=tmp_path, n_train=500, finished_only=True)
+    assert empty.empty and not (tmp_path / "benchmark").exists()  # nothing computed, nothing written
+    sweep.run_sweep("benchmark", "smoke", task, "cca", "1", n_train=500, out=tmp_path, progress=False)
+    capsys.readouterr()
+    df = sweep_results("fig03_benchmark_tasks", "smoke", root=tmp_path, n_train=500, seeds=[1],
+                       finished_only=True)
+    assert list(zip(df["task"], df["method"], df["n_train"], df["seed"])) == [(task, "cca", 500, 1)]
+    assert capsys.readouterr().out.count("\n") == 1  # one summary line, not the list of units to run
+    assert output_stem("fig03_benchmark_tasks_1_20", 10_000) == "fig03_benchmark_tasks_1_20_n10000"
+    assert output_stem("x", None) == "x"

@@ -22,7 +22,7 @@ from minde.config import BUDGETS
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
-           "add_task_info"]
+           "add_task_info", "output_stem", "budget_fingerprint"]
 
 BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
 ALL_BASELINES = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
@@ -42,6 +42,7 @@ class Plan:
     seeds: tuple[int, ...] = (0,)  # data = initialisation seeds
     n_train: tuple[int, ...] | None = None  # training sizes; None: the budget's n_train
     options: dict[str, Any] = field(default_factory=dict)  # notebook-specific knobs
+    experiment: str | None = None  # results folder at this budget; None: the notebook's
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Figure 2 (MNIST self-consistency tests)", ("fig02_consistency_mnist",),
         ("fig02_consistency_mnist",), experiment="fig02_consistency_mnist",
         plans=_plans(Plan(methods=("minde_c", "minde_j")),  # smoke: InfoNCE's JAX start-up alone is ~30 s
-                     Plan(methods=("minde_c", "minde_j", "infonce"), seeds=QUICK_SEEDS),
+                     Plan(methods=("minde_c", "minde_j", "infonce")),  # one seed: ~1 h per seed on a CPU
                      Plan(methods=("minde_c", "minde_j", "infonce")))),
     "fig03_benchmark_tasks": NotebookSpec(
         "Figures 3-4 (40-task benchmark, per task)",
@@ -113,8 +114,10 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
                            "student-identity-5-5-2", "half_cube-multinormal-sparse-3-3-2-2.0",
                            "spiral-multinormal-sparse-3-3-2-2.0"),
                           ("minde_c", "ksg", "cca", "doe_gauss"), QUICK_SEEDS, (5_000, 10_000, 50_000)),
+                     # the paper's Figures 5-8 are the benchmark's units at four training sizes,
+                     # so at this budget they share the benchmark's results folder
                      Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, (0, 1, 2, 3, 4),
-                          (5_000, 10_000, 50_000, 100_000)))),
+                          (5_000, 10_000, 50_000, 100_000), experiment="benchmark"))),
     "tab01_benchmark_table": NotebookSpec(
         "Table 1 (40-task benchmark table, coloured by bias)", ("tab01_benchmark_table",),
         ("tab01_benchmark_table", "tab01_summary"), experiment="benchmark",
@@ -173,11 +176,13 @@ def get_plan(stem: str, budget: str) -> Plan:
     return EXPERIMENTS[stem].plans[budget]
 
 
-def declared_outputs(stem: str, budget: str, root: str | os.PathLike | None = None) -> list[Path]:
-    """the files notebook ``stem`` writes at ``budget`` (figures .pdf/.png, tables .csv)."""
+def declared_outputs(stem: str, budget: str, root: str | os.PathLike | None = None,
+                     n_train: int | Sequence[int] | None = None) -> list[Path]:
+    """the files notebook ``stem`` writes at ``budget`` (figures .pdf/.png, tables .csv); with
+    ``n_train`` (a notebook parameter replacing the plan's sizes) their stems end in ``_n<size>``."""
     spec, out = EXPERIMENTS[stem], figure_dir(check_budget(budget), root)
-    return ([out / f"{f}.{ext}" for f in spec.figures for ext in ("pdf", "png")]
-            + [out / f"{t}.csv" for t in spec.tables])
+    return ([out / f"{output_stem(f, n_train)}.{ext}" for f in spec.figures for ext in ("pdf", "png")]
+            + [out / f"{output_stem(t, n_train)}.csv" for t in spec.tables])
 
 
 def expand_tasks(items: Sequence[str]) -> list[str]:
@@ -216,27 +221,61 @@ def results_path(experiment: str, budget: str, root: str | os.PathLike | None = 
 
 def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequence[int] | None = None,
                   workers: int | None = None, scheduler: str | None = None,
-                  root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Tidy rows of the notebook's sweep: finished units are loaded, missing ones computed."""
+                  root: str | os.PathLike | None = None, n_train: int | Sequence[int] | None = None,
+                  finished_only: bool = False) -> pd.DataFrame:
+    """Tidy rows of the notebook's sweep: finished units are loaded, missing ones computed.
+
+    ``seeds`` / ``n_train`` replace the plan's (e.g. ``budget="paper", n_train=10000, seeds=[0, 1, 2]``:
+    the paper's protocol at its 10 000-sample point). ``finished_only``: compute nothing and
+    return the finished units among those requested (a partial sweep plots what it has).
+    """
     from minde.repro.sweep import run_sweep
 
     plan, spec = get_plan(stem, budget), EXPERIMENTS[stem]
-    return run_sweep(spec.experiment, budget, expand_tasks(plan.tasks), available_methods(plan.methods),
-                     seeds=list(seeds if seeds is not None else plan.seeds), n_train=plan.n_train,
-                     out=root, recompute=recompute, workers=workers, scheduler=scheduler,
-                     progress=False)
+    sizes = plan.n_train if n_train is None else ([n_train] if isinstance(n_train, int) else list(n_train))
+    return run_sweep(plan.experiment or spec.experiment, budget, expand_tasks(plan.tasks),
+                     available_methods(plan.methods), seeds=list(seeds if seeds is not None else plan.seeds),
+                     n_train=sizes, out=root, recompute=recompute, workers=workers, scheduler=scheduler,
+                     progress=False, dry_run=finished_only,
+                     echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
+
+
+def output_stem(stem: str, n_train: int | Sequence[int] | None = None) -> str:
+    """A figure or table stem, suffixed ``_n<size>`` when one training size replaces the plan's
+    (``fig03_benchmark_tasks_1_20_n10000``: the paper protocol at n = 10 000)."""
+    if n_train is None:
+        return stem
+    sizes = [n_train] if isinstance(n_train, int) else list(n_train)
+    return f"{stem}_n{'-'.join(str(int(n)) for n in sizes)}"
+
+
+def budget_fingerprint(budget: str) -> dict[str, Any]:
+    """The budget's settings as JSON values (its training recipe included): cached results made
+    under other settings of the same budget name are stale."""
+    from dataclasses import asdict
+
+    from minde.config import get_budget
+
+    return json.loads(json.dumps(asdict(get_budget(budget)), default=str))
 
 
 def load_or_compute(experiment: str, budget: str, compute: Callable[[], pd.DataFrame],
                     params: dict[str, Any], recompute: bool = False,
-                    root: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Read cached results.csv if it was made with the same ``params``; else compute and cache."""
+                    root: str | os.PathLike | None = None, recipe: bool = True) -> pd.DataFrame:
+    """Read cached results.csv if it was made with the same ``params``; else compute and cache.
+
+    ``recipe``: the budget's settings (``budget_fingerprint``) are part of the key, so a change of
+    the budget's training recipe recomputes; False for computations that set every training knob
+    themselves (the recipe study).
+    """
     from minde._io import atomic_write
     from minde.repro.results import write_meta
 
     path = results_path(experiment, budget, root)
     meta = path.with_name("meta.json")
     key = json.loads(json.dumps(params, default=str))
+    if recipe:
+        key["budget_settings"] = budget_fingerprint(budget)
     if not recompute and path.exists() and meta.exists():
         if json.loads(meta.read_text()).get("params") == key:
             print(f"loaded cached results {path}")

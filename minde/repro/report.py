@@ -29,7 +29,7 @@ from minde._io import atomic_write, figure_dir, project_root, results_root
 from minde.config import BUDGETS
 from minde.repro import results as res
 from minde.repro.claims import CLAIMS, NO_RESULTS, RULE, Verdict, judge
-from minde.repro.experiments import EXPERIMENTS, check_budget
+from minde.repro.experiments import EXPERIMENTS, budget_fingerprint, check_budget
 from minde.repro.provenance import RevisionStatus, git, revision_status
 
 __all__ = ["SOURCES", "Source", "Loaded", "load_results", "build_report", "write_report", "report_path",
@@ -59,6 +59,7 @@ SOURCES: dict[str, Source] = {
     "tab_compute_cost": Source("tab_compute_cost", "table"),
     "ablation_training_recipe": Source("ablation_training_recipe", "table"),
 }
+SETS_OWN_RECIPE = ("ablation_training_recipe",)  # every recipe of the study sets its own training knobs
 ORDER = ("00_quickstart", "fig01_high_mi_benchmark", "fig02_consistency_mnist", "fig03_benchmark_tasks",
          "tab01_benchmark_table", "fig05_training_size", "ablation_importance_sampling", "ablation_sigma",
          "ablation_ema", "ablation_entropy", "tab_compute_cost",
@@ -77,6 +78,7 @@ class Loaded:
     n_train: str = ""  # training sizes
     steps: str = ""  # training steps, and where they come from
     seeds: str = ""  # seeds
+    recipe: str = ""  # non-empty: the results were trained with an earlier recipe of the budget
 
 
 def _ints(values: Iterable) -> str:
@@ -111,6 +113,17 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
                 steps.setdefault(rec.method, set()).add(int(s))
         out.steps = ("; ".join(f"{m}: {_ints(v)}" for m, v in sorted(steps.items()))
                      + " (MINDE units, from the records' settings; baselines: docs/method.md §9)") if steps else ""
+        from minde.repro.units import Unit, recipe_mismatch
+
+        minde = [r for r in recs.values() if r.ok and r.method.startswith("minde_")]
+        stale = [(r, why) for r in minde
+                 if (why := recipe_mismatch(Unit(r.task, r.method, r.n_train, r.n_test, r.seed, budget,
+                                                 r.truth), r)) is not None]
+        if stale:
+            r, why = stale[0]
+            out.recipe = (f"{len(stale)} of {len(minde)} MINDE unit records were trained with other settings "
+                          f"than the {budget} budget's current recipe (e.g. {r.task} {r.method} seed {r.seed}: "
+                          f"{why}); rerun the notebook, and the sweep retrains them")
     elif (out.folder / src.file).is_file():
         out.df = pd.read_csv(out.folder / src.file)
         out.records = f"{src.file} ({len(out.df)} rows; no unit records)"
@@ -139,6 +152,10 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     out.df, out.records = df, f"{src.file} ({len(df)} rows)"
     out.revisions = Counter({str(meta.get("git_rev", "")): len(df)})
     params = meta.get("params", {}) if isinstance(meta.get("params"), dict) else {}
+    if stem not in SETS_OWN_RECIPE and params.get("budget_settings") != budget_fingerprint(budget):
+        out.recipe = (f"these results were computed under {'other' if 'budget_settings' in params else 'unrecorded'} "
+                      f"settings of the {budget} budget (an earlier training recipe); rerun the notebook, "
+                      "which recomputes them")
     if src.kind == "consistency":
         from minde.repro.consistency import CONSISTENCY_BUDGETS
 
@@ -237,6 +254,8 @@ def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses:
     note = _uncommitted(loaded.folder, repo)
     if note:
         lines += [f"**FLAG:** {note}.", ""]
+    if loaded.recipe:
+        lines += [f"**FLAG (earlier recipe):** {loaded.recipe}.", ""]
     revs = []
     for rev, n in sorted(loaded.revisions.items()):
         st = statuses[rev]
@@ -293,6 +312,9 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
                  "**Provenance:** no records.")
     if missing:
         lines.append(f"No results for this budget: {', '.join(missing)}.")
+    old = [CLAIMS[s].artefact for s in stems if loaded[s].recipe]
+    lines.append(f"**Training recipe:** {len(old)} of {len(stems)} artefacts rest on results trained with an "
+                 f"earlier recipe of the {budget} budget" + (f" ({', '.join(old)}; flagged below)." if old else "."))
     uncovered = sorted(p.name for p in (project / "notebooks").glob("*.ipynb") if p.stem not in CLAIMS)
     if uncovered:
         lines.append("Notebooks without a registered claim (add one to `minde.repro.claims.CLAIMS` and "

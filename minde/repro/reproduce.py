@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from minde._io import project_root
 from minde.repro.experiments import BUDGET_NAMES, EXPERIMENTS, declared_outputs
@@ -40,16 +41,33 @@ class NotebookRun:
 
 
 def find_notebooks(nb_dir: Path, only: str | None = None) -> list[Path]:
-    """Notebooks in ``nb_dir`` (sorted), optionally filtered by a glob or substring ``only``."""
+    """Notebooks in ``nb_dir`` (sorted), optionally filtered by ``only``: comma-separated globs
+    or substrings of their names."""
     paths = sorted(p for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
     if only:
-        paths = [p for p in paths if fnmatch.fnmatch(p.stem, only) or only in p.stem]
+        pats = [s.strip() for s in only.split(",") if s.strip()]
+        paths = [p for p in paths if any(fnmatch.fnmatch(p.stem, o) or o in p.stem for o in pats)]
     return paths
 
 
-def _declared(stem: str, budget: str, root: Path | None) -> list[Path]:
+def _declared(stem: str, budget: str, root: Path | None, n_train: Any = None) -> list[Path]:
     """Declared outputs of a notebook; [] for a notebook that is not in EXPERIMENTS."""
-    return declared_outputs(stem, budget, root) if stem in EXPERIMENTS else []
+    return declared_outputs(stem, budget, root, n_train) if stem in EXPERIMENTS else []
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs (values read as YAML: 10000, true, [0, 1, 2], a string) for papermill."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise ValueError(f"--param: expected NAME=VALUE, got {item!r}")
+        if name in ("budget", "workers", "scheduler"):
+            raise ValueError(f"--param: set {name} with --{name}")
+        out[name] = yaml.safe_load(value)
+    return out
 
 
 _MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to about 107 bytes
@@ -80,7 +98,7 @@ def run_notebook(path: Path, budget: str, out_dir: Path, parameters: dict, root:
     """Run one notebook with papermill (cwd = its folder, MPLBACKEND=Agg); never raises."""
     import papermill as pm
 
-    declared = _declared(path.stem, budget, root)
+    declared = _declared(path.stem, budget, root, parameters.get("n_train"))
     start = time.time()
     os.environ["MPLBACKEND"] = "Agg"
     error = ""
@@ -99,14 +117,16 @@ def run_notebook(path: Path, budget: str, out_dir: Path, parameters: dict, root:
 
 def run_all(budget: str, only: str | None = None, workers: int | None = None,
             scheduler: str | None = None, nb_dir: Path | None = None, runs_dir: Path | None = None,
-            root: Path | None = None, echo=print) -> list[NotebookRun]:
-    """Execute every (selected) notebook at ``budget`` and return one NotebookRun each."""
+            root: Path | None = None, echo=print, extra: dict[str, Any] | None = None) -> list[NotebookRun]:
+    """Execute every (selected) notebook at ``budget`` and return one NotebookRun each.
+
+    ``extra``: further papermill parameters for every notebook (e.g. ``n_train``)."""
     if budget not in BUDGET_NAMES:
         raise ValueError(f"unknown budget {budget!r}; valid budgets: {', '.join(BUDGET_NAMES)}")
     nb_dir = nb_dir or project_root() / "notebooks"
     out_dir = (runs_dir or project_root() / "runs") / budget
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {"budget": budget, "scheduler": scheduler, "workers": workers}
+    params = {"budget": budget, "scheduler": scheduler, "workers": workers, **(extra or {})}
     runs = []
     for path in find_notebooks(nb_dir, only):
         echo(f"[{time.strftime('%H:%M:%S')}] {path.stem} ...")
@@ -153,7 +173,11 @@ def _parser() -> argparse.ArgumentParser:
     """Command-line interface of ``python -m minde.reproduce``."""
     p = argparse.ArgumentParser(prog="python -m minde.reproduce", description=__doc__.split("\n")[0])
     p.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGET_NAMES)} (default quick)")
-    p.add_argument("--only", default=None, help="run notebooks whose name matches (glob or substring)")
+    p.add_argument("--only", default=None,
+                   help="run notebooks whose name matches (comma-separated globs or substrings)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a notebook parameter for every selected notebook (repeatable), e.g. "
+                        "-p n_train=10000 -p 'seeds=[0, 1, 2]' -p finished_only=true")
     p.add_argument("--list", action="store_true", help="list notebooks and their declared outputs")
     p.add_argument("--workers", type=int, default=None, help="Dask processes for the sweeps")
     p.add_argument("--scheduler", default=None, help="Dask scheduler address or file for the sweeps")
@@ -174,15 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     if a.list:
         print(list_notebooks(a.budget, a.notebooks))
         return 0
+    try:
+        extra = parse_params(a.param)
+    except ValueError as exc:
+        print(f"python -m minde.reproduce: error: {exc}", file=sys.stderr)
+        return 2
     start = time.time()
-    runs = run_all(a.budget, a.only, a.workers, a.scheduler, a.notebooks, a.runs)
+    runs = run_all(a.budget, a.only, a.workers, a.scheduler, a.notebooks, a.runs, extra=extra)
     if not runs:
         print(f"no notebook matches {a.only!r}", file=sys.stderr)
         return 1
     print(format_table(runs))
     print(f"total {time.time() - start:.1f} s, budget {a.budget}")
     status = 0 if all(r.status == "ok" for r in runs) else 1
-    if a.only is None and not a.no_report:  # every notebook ran: the report comes last
+    if a.only is None and not a.no_report and not extra:  # every notebook ran: the report comes last
         from minde.repro.report import write_report
 
         try:

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 BUDGET ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: install lint test test-fast reproduce clean-venv
+.PHONY: install lint test test-fast reproduce paper-10k clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,14 @@ test-fast: $(STAMP)
 
 reproduce: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m minde.reproduce --budget $(BUDGET)
+
+# the paper's protocol at its 10 000-sample point (MINDE-C/J, seeds 0-2): Figures 3-4, Table 1 and
+# the 10k column of Figures 5-8 from the finished units under data/results/benchmark/paper/
+# (computes nothing; the sweep command is in the README)
+paper-10k: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m minde.reproduce --budget paper \
+		--only fig03_benchmark_tasks,tab01_benchmark_table,fig05_training_size \
+		-p n_train=10000 -p 'seeds=[0, 1, 2]' -p finished_only=true
 
 clean-venv:
 	rm -rf $(VENV)

@@ -106,6 +106,9 @@ def test_plots_draw_truth_and_legend():
     table = analysis.benchmark_matrix(agg, ["t1"])
     assert list(table.index) == ["ground truth", "MINDE-C", "KSG"]
     plotting.plot_benchmark_table(table)
+    for plot in (plotting.plot_estimates_vs_truth, plotting.plot_training_size):  # a partial sweep
+        empty = plot(agg.iloc[:0], [], title="none yet")
+        assert "no finished results" in " ".join(t.get_text() for t in empty.axes[0].texts)
     plt.close("all")
 
 

@@ -302,3 +302,8 @@ def test_recipe_verdict_flips_when_the_best_recipe_stops_beating_the_old_one():
     assert claims.recipe_verdict(rows(0.08)).verdict == PARTLY  # beats it, misses the 0.06 target
     assert claims.recipe_verdict(rows(0.2)).verdict == FAILS  # constant-is is then the best recipe
     assert claims.recipe_verdict(pd.DataFrame()).verdict == NO_RESULTS
+    # each kind is judged by its own best recipe
+    mixed = rows(0.03)
+    mixed.loc[(mixed["recipe"] == "cosine-is") & (mixed["variant"] == "minde_j"), "estimate"] -= 0.3
+    v = claims.recipe_verdict(mixed)
+    assert v.verdict == PARTLY and "for MINDE-J constant-is" in v.interpretation

@@ -98,6 +98,13 @@ def _task_panels(agg: pd.DataFrame, tasks: Sequence[str], ncols: int, title: str
 
     ``draw(ax, sub, variants, colours)`` plots one task's rows ``sub`` (mean ± std per variant).
     """
+    if not len(tasks):  # e.g. a partial sweep that has not reached these tasks yet
+        fig, ax = plt.subplots(figsize=(6.0, 2.0))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no finished results for these tasks yet", ha="center", va="center")
+        if title:
+            ax.set_title(title)
+        return fig
     variants = variant_order(agg["variant"].unique())
     colours = _colours(variants)
     fig, axes = _grid(len(tasks), ncols, (3.0, 2.6))

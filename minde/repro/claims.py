@@ -488,13 +488,14 @@ RECIPE_TARGETS = {"minde_c": 0.06, "minde_j": 0.10}  # MAE targets (nats) of a r
 
 
 def recipe_verdict(df: pd.DataFrame) -> Verdict:
-    """Recipe study: a recipe beats the constant-rate, importance-sampled quick recipe of the same
-    step budget, for both kinds, and reaches the MAE targets."""
+    """Recipe study: for each kind, its best recipe beats the constant-rate, importance-sampled
+    quick recipe of the same step budget and reaches the MAE target (the quick budget adopts each
+    kind's best recipe, docs/method.md §7)."""
     from minde.repro.analysis import recipe_summary
 
-    threshold = (f"the best recipe (lowest mean of MINDE-C and MINDE-J MAE) has a lower MAE than "
-                 f"`{RECIPE_BASELINE}` for MINDE-C and for MINDE-J, and reaches MAE ≤ "
-                 f"{RECIPE_TARGETS['minde_c']} (MINDE-C) and ≤ {RECIPE_TARGETS['minde_j']} (MINDE-J)")
+    threshold = (f"for MINDE-C and for MINDE-J, the recipe with the lowest MAE beats `{RECIPE_BASELINE}` "
+                 f"and reaches MAE ≤ {RECIPE_TARGETS['minde_c']} (MINDE-C) and ≤ {RECIPE_TARGETS['minde_j']} "
+                 "(MINDE-J)")
     df = _ok_rows(df) if "status" in df else df
     if df.empty or RECIPE_BASELINE not in set(df.get("recipe", ())):
         return _none(threshold)
@@ -503,16 +504,20 @@ def recipe_verdict(df: pd.DataFrame) -> Verdict:
     if not set(RECIPE_TARGETS) <= set(s.columns):
         return _none(threshold, "The study has not run both kinds yet")
     s = s.dropna(subset=list(RECIPE_TARGETS))
-    best = s[list(RECIPE_TARGETS)].mean(axis=1).idxmin()
     checks: list[Check] = []
+    best: dict[str, str] = {}
     for v, target in RECIPE_TARGETS.items():
-        base, mae = float(s.loc[RECIPE_BASELINE, v]), float(s.loc[best, v])
-        checks.append((f"{best}: {v} MAE {mae:.3f} < {RECIPE_BASELINE}'s {base:.3f}", mae < base))
-        checks.append((f"{best}: {v} MAE {mae:.3f} ≤ {target}", mae <= target))
+        best[v] = str(s[v].idxmin())
+        base, mae = float(s.loc[RECIPE_BASELINE, v]), float(s.loc[best[v], v])
+        checks.append((f"{best[v]}: {v} MAE {mae:.3f} < {RECIPE_BASELINE}'s {base:.3f}", mae < base))
+        checks.append((f"{best[v]}: {v} MAE {mae:.3f} ≤ {target}", mae <= target))
     tasks = int(summary["tasks"].max())
-    interp = (f"Over the {tasks} problems every recipe has reached, the best recipe is {best} (MINDE-C MAE {s.loc[best, 'minde_c']:.3f}, "
-              f"MINDE-J {s.loc[best, 'minde_j']:.3f}) against {RECIPE_BASELINE}'s "
-              f"{s.loc[RECIPE_BASELINE, 'minde_c']:.3f} and {s.loc[RECIPE_BASELINE, 'minde_j']:.3f}.")
+    interp = (f"Over the {tasks} problems every recipe has reached, the best recipe for MINDE-C is "
+              f"{best['minde_c']} (MAE {s.loc[best['minde_c'], 'minde_c']:.3f}) and for MINDE-J "
+              f"{best['minde_j']} (MAE {s.loc[best['minde_j'], 'minde_j']:.3f}), against {RECIPE_BASELINE}'s "
+              f"{s.loc[RECIPE_BASELINE, 'minde_c']:.3f} and {s.loc[RECIPE_BASELINE, 'minde_j']:.3f}. The quick "
+              "budget trains each kind with its best recipe; the 40-task benchmark at the quick budget is "
+              "the test of that choice on tasks the study did not screen.")
     return _verdict(threshold, checks, interp, table=s.round(4))
 
 

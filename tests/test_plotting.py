@@ -93,6 +93,9 @@ def test_summary_by_method():
     assert list(s.index) == ["MINDE-C", "CCA"]
     assert s.at["MINDE-C", "mae"] == pytest.approx(0.275)
     assert s.at["MINDE-C", "within_0.1"] == 1 and s.at["CCA", "within_0.1"] == 2
+    assert s.at["MINDE-C", "median_ae"] == pytest.approx(0.275) and s.at["CCA", "median_ae"] == 0
+    assert s.at["MINDE-C", "worst_3"] == "b (+0.500); a (+0.050)"
+    assert analysis.summary_by_method(agg, worst=1).at["MINDE-C", "worst_1"] == "b (+0.500)"
 
 
 def test_plots_draw_truth_and_legend():

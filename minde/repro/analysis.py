@@ -49,10 +49,19 @@ def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
     return agg[[(t, v) not in keys for t, v in zip(agg["task"], agg["variant"])]].reset_index(drop=True)
 
 
-def summary_by_method(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
-    """docs/method.md §8: per variant, MAE over tasks (nats) and how many tasks lie within ``tol`` nats."""
-    g = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol).groupby("variant")
-    out = pd.DataFrame({"tasks": g.size(), "mae": g["abs_bias"].mean(), f"within_{tol:g}": g["within"].sum()})
+def summary_by_method(agg: pd.DataFrame, tol: float = 0.1, worst: int = 3) -> pd.DataFrame:
+    """docs/method.md §8: per variant, MAE over tasks (nats), how many tasks lie within ``tol``
+    nats, the median absolute error, and the ``worst`` tasks with the largest error ("task (bias)")."""
+    d = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol)
+    g = d.groupby("variant")
+
+    def worst_tasks(sub: pd.DataFrame) -> str:
+        top = sub.sort_values(["abs_bias", "task"], ascending=[False, True], kind="stable").head(worst)
+        return "; ".join(f"{t} ({b:+.3f})" for t, b in zip(top["task"], top["bias"]))
+
+    out = pd.DataFrame({"tasks": g.size(), "mae": g["abs_bias"].mean(), f"within_{tol:g}": g["within"].sum(),
+                        "median_ae": g["abs_bias"].median(),
+                        f"worst_{worst}": pd.Series({v: worst_tasks(sub) for v, sub in g})})
     out = out.loc[variant_order(list(out.index))]
     out.index = [method_label(v) for v in out.index]
     return out

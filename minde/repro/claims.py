@@ -134,7 +134,7 @@ def _mae_table(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
 
 # --- the verdicts, one per notebook ------------------------------------------------------------
 
-QUICKSTART_TOL = 0.05
+QUICKSTART_TOL = 0.03
 
 
 def quickstart_verdict(res: pd.DataFrame, tol: float = QUICKSTART_TOL) -> Verdict:

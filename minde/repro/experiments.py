@@ -83,9 +83,9 @@ _QUICK_BASE = ("infonce", "ksg", "cca")
 EXPERIMENTS: dict[str, NotebookSpec] = {
     "00_quickstart": NotebookSpec(
         "Quickstart (bivariate normal, all four MINDE variants)", ("00_quickstart",),
-        plans=_plans(Plan(options={"rho": 0.75, "n": 2_000, "steps": None}),
-                     Plan(options={"rho": 0.75, "n": 10_000, "steps": 4_000}),
-                     Plan(options={"rho": 0.75, "n": 110_000, "steps": None}))),
+        plans=_plans(Plan(options={"rho": 0.75, "n": 2_000, "steps": None, "test_size": 0.5}),
+                     Plan(options={"rho": 0.75, "n": 20_000, "steps": None, "test_size": 0.5}),
+                     Plan(options={"rho": 0.75, "n": 110_000, "steps": None, "test_size": 0.1}))),
     "fig01_high_mi_benchmark": NotebookSpec(
         "Figure 1 (high-MI benchmark; construction per docs/method.md §10)", ("fig01_high_mi_benchmark",),
         experiment="fig01_high_mi_benchmark",

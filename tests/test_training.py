@@ -91,3 +91,20 @@ def test_quick_budget_uses_the_recipe_study_winner():
     assert minde.MINDE("j", train_importance_sampling=True).train_importance_sampling
     with pytest.raises(ValueError, match="kind 'x'"):
         quick.train_importance("x")
+
+
+def test_importance_sampling_ablation_switches_training_and_estimation_together(monkeypatch):
+    """The ablation's arms differ in t-sampling in training and estimation, for both kinds, even
+    though the quick budget trains MINDE-J with uniform t."""
+    from minde.repro import ablations
+
+    seen = []
+
+    def fake_fit(task, kind, budget, seeds, device, **kw):
+        m = minde.MINDE(kind, budget=budget, **kw)
+        seen.append((kind, m.importance_sampling, m.train_importance_sampling))
+        return []
+
+    monkeypatch.setattr(ablations, "fit_task_seeds", fake_fit)
+    ablations.run_importance_sampling("quick", ["1v1-normal-0.75"], ("c", "j"), (0,))
+    assert seen == [("c", True, True), ("c", False, False), ("j", True, True), ("j", False, False)]

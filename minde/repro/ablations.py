@@ -67,7 +67,9 @@ def run_importance_sampling(budget: str, tasks: Sequence[str], kinds: Sequence[s
     for task in tasks:
         for kind in kinds:
             for is_on in (True, False):
-                fits = fit_task_seeds(task, kind, budget, seeds, device, importance_sampling=is_on)
+                # the same sampler in training and estimation, whatever the budget trains with
+                fits = fit_task_seeds(task, kind, budget, seeds, device, importance_sampling=is_on,
+                                      train_importance_sampling=is_on)
                 for seed, (m, xt, yt, truth) in zip(seeds, fits):
                     rows += _rows(m.estimate(xt, yt), task=task, kind=kind, seed=seed, truth=truth,
                                   sampling="importance" if is_on else "uniform")

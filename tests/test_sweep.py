@@ -200,7 +200,7 @@ def test_records_of_another_recipe_are_recomputed(tmp_path: Path, monkeypatch, c
     assert "lr_schedule 'constant' (now 'cosine')" in out and "warmup_steps 0 (now 20)" in out
 
 
-def test_notebook_sweep_can_replace_sizes_and_compute_nothing(tmp_path: Path, capsys) -> None:
+def test_notebook_sweep_can_replace_sizes_and_compute_nothing(tmp_path: Path, capsys, monkeypatch) -> None:
     """sweep_results(n_train=..., finished_only=True): the paper-protocol rendering of a partial sweep."""
     from minde.repro.experiments import get_plan, output_stem, sweep_results
 
@@ -214,4 +214,16 @@ def test_notebook_sweep_can_replace_sizes_and_compute_nothing(tmp_path: Path, ca
     assert list(zip(df["task"], df["method"], df["n_train"], df["seed"])) == [(task, "cca", 500, 1)]
     assert capsys.readouterr().out.count("\n") == 1  # one summary line, not the list of units to run
     assert output_stem("fig03_benchmark_tasks_1_20", 10_000) == "fig03_benchmark_tasks_1_20_n10000"
+    # a MINDE record of an earlier recipe is not a finished unit
+    sweep.run_sweep("benchmark", "smoke", task, "minde_c", "1", n_train=500, out=tmp_path, progress=False)
+    both = sweep_results("fig03_benchmark_tasks", "smoke", root=tmp_path, n_train=500, seeds=[1], finished_only=True)
+    assert sorted(set(both["method"])) == ["cca", "minde_c"]
+    import dataclasses
+
+    from minde import config
+
+    monkeypatch.setitem(config.BUDGETS, "smoke", dataclasses.replace(config.BUDGETS["smoke"], lr_scale=3.0))
+    capsys.readouterr()
+    only = sweep_results("fig03_benchmark_tasks", "smoke", root=tmp_path, n_train=500, seeds=[1], finished_only=True)
+    assert sorted(set(only["method"])) == ["cca"] and "earlier recipe" in capsys.readouterr().out
     assert output_stem("x", None) == "x"

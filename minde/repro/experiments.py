@@ -232,12 +232,25 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
     from minde.repro.sweep import run_sweep
 
     plan, spec = get_plan(stem, budget), EXPERIMENTS[stem]
+    experiment = plan.experiment or spec.experiment
     sizes = plan.n_train if n_train is None else ([n_train] if isinstance(n_train, int) else list(n_train))
-    return run_sweep(plan.experiment or spec.experiment, budget, expand_tasks(plan.tasks),
-                     available_methods(plan.methods), seeds=list(seeds if seeds is not None else plan.seeds),
-                     n_train=sizes, out=root, recompute=recompute, workers=workers, scheduler=scheduler,
-                     progress=False, dry_run=finished_only,
-                     echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
+    df = run_sweep(experiment, budget, expand_tasks(plan.tasks), available_methods(plan.methods),
+                   seeds=list(seeds if seeds is not None else plan.seeds), n_train=sizes, out=root,
+                   recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
+                   dry_run=finished_only,
+                   echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
+    if finished_only and not df.empty:  # a record of an earlier recipe is not a finished unit
+        from minde.repro.results import load_units
+        from minde.repro.units import Unit, recipe_mismatch
+
+        stale = {k for k, r in load_units(experiment, budget, root).items()
+                 if recipe_mismatch(Unit(r.task, r.method, r.n_train, r.n_test, r.seed, budget, r.truth), r)}
+        keep = [k not in stale for k in zip(df["task"], df["method"], df["n_train"], df["seed"])]
+        if not all(keep):
+            print(f"left out {len(keep) - sum(keep)} row(s) of units trained with an earlier recipe of the "
+                  f"{budget} budget")
+            df = df[keep].reset_index(drop=True)
+    return df
 
 
 def output_stem(stem: str, n_train: int | Sequence[int] | None = None) -> str:

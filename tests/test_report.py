@@ -307,3 +307,20 @@ def test_recipe_verdict_flips_when_the_best_recipe_stops_beating_the_old_one():
     mixed.loc[(mixed["recipe"] == "cosine-is") & (mixed["variant"] == "minde_j"), "estimate"] -= 0.3
     v = claims.recipe_verdict(mixed)
     assert v.verdict == PARTLY and "for MINDE-J constant-is" in v.interpretation
+
+
+def test_report_leaves_out_and_flags_minde_records_of_an_earlier_recipe(tmp_path, monkeypatch):
+    import dataclasses
+
+    from minde import config
+    from minde.repro import sweep
+
+    monkeypatch.setenv("MINDE_CACHE_DIR", str(tmp_path / "cache"))
+    sweep.run_sweep("benchmark", "smoke", "1v1-normal-0.75", "minde_c,cca", "0", out=tmp_path, progress=False)
+    current = report.load_results("fig03_benchmark_tasks", "smoke", tmp_path)
+    assert current.recipe == "" and set(current.df["method"]) == {"minde_c", "cca"}
+    monkeypatch.setitem(config.BUDGETS, "smoke", dataclasses.replace(config.BUDGETS["smoke"], lr_scale=2.0))
+    stale = report.load_results("fig03_benchmark_tasks", "smoke", tmp_path)
+    assert set(stale.df["method"]) == {"cca"} and "1 of 1 MINDE unit records" in stale.recipe
+    text = report.build_report("smoke", results=tmp_path, stems=["fig03_benchmark_tasks"])
+    assert "FLAG (earlier recipe)" in text and "leave them out" in text

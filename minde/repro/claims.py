@@ -181,6 +181,8 @@ def high_mi_verdict(df: pd.DataFrame, min_truth: float = HIGH_MI_MIN_TRUTH, main
     if high.empty:
         return _none(threshold, f"No task has a true MI of at least {min_truth:g} nats")
     err = high.assign(e=high["bias"].abs()).pivot_table(index="task", columns="variant", values="e")
+    if main not in err.columns:
+        return _none(threshold, f"{method_label(main)} has no task with a true MI of at least {min_truth:g} nats yet")
     checks, maes = _baseline_checks(err, main)
     table = _mae_table(high).rename(columns={"MAE": f"MAE (truth ≥ {min_truth:g})"})
     table.insert(2, "MAE (all tasks)", _mae_table(agg)["MAE"].to_numpy())

@@ -101,8 +101,20 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
         warnings.simplefilter("ignore", res.CorruptRecordWarning)
         recs = res.load_units(src.experiment, budget, root)
     if recs:
-        rows = [r for rec in recs.values() for r in rec.rows()]
-        df = pd.DataFrame(rows).sort_values(["task", "method", "variant", "n_train", "seed"], kind="stable")
+        from minde.repro.units import Unit, recipe_mismatch
+
+        stale = {k: why for k, r in recs.items()
+                 if (why := recipe_mismatch(Unit(r.task, r.method, r.n_train, r.n_test, r.seed, budget, r.truth),
+                                            r)) is not None}
+        n_minde = sum(r.ok and r.method.startswith("minde_") for r in recs.values())
+        if stale:
+            k, why = next(iter(sorted(stale.items())))
+            out.recipe = (f"{len(stale)} of {n_minde} MINDE unit records were trained with other settings than "
+                          f"the {budget} budget's current recipe (e.g. {k[0]} {k[1]} seed {k[3]}: {why}); the "
+                          "verdict and numbers below leave them out; rerun the notebook, and the sweep retrains them")
+        rows = [r for k, rec in recs.items() if k not in stale for r in rec.rows()]
+        df = pd.DataFrame(rows, columns=res.TIDY_COLUMNS[2:])  # empty when every record is stale
+        df = df.sort_values(["task", "method", "variant", "n_train", "seed"], kind="stable")
         out.df = df.reset_index(drop=True)
         out.records = f"{len(recs)} unit records ({len(df)} variant rows)"
         out.revisions = Counter(rec.git_rev for rec in recs.values())
@@ -113,17 +125,6 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
                 steps.setdefault(rec.method, set()).add(int(s))
         out.steps = ("; ".join(f"{m}: {_ints(v)}" for m, v in sorted(steps.items()))
                      + " (MINDE units, from the records' settings; baselines: docs/method.md §9)") if steps else ""
-        from minde.repro.units import Unit, recipe_mismatch
-
-        minde = [r for r in recs.values() if r.ok and r.method.startswith("minde_")]
-        stale = [(r, why) for r in minde
-                 if (why := recipe_mismatch(Unit(r.task, r.method, r.n_train, r.n_test, r.seed, budget,
-                                                 r.truth), r)) is not None]
-        if stale:
-            r, why = stale[0]
-            out.recipe = (f"{len(stale)} of {len(minde)} MINDE unit records were trained with other settings "
-                          f"than the {budget} budget's current recipe (e.g. {r.task} {r.method} seed {r.seed}: "
-                          f"{why}); rerun the notebook, and the sweep retrains them")
     elif (out.folder / src.file).is_file():
         out.df = pd.read_csv(out.folder / src.file)
         out.records = f"{src.file} ({len(out.df)} rows; no unit records)"
@@ -314,7 +315,9 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
         lines.append(f"No results for this budget: {', '.join(missing)}.")
     old = [CLAIMS[s].artefact for s in stems if loaded[s].recipe]
     lines.append(f"**Training recipe:** {len(old)} of {len(stems)} artefacts rest on results trained with an "
-                 f"earlier recipe of the {budget} budget" + (f" ({', '.join(old)}; flagged below)." if old else "."))
+                 f"earlier recipe of the {budget} budget" + (
+                     f" ({', '.join(old)}; flagged below). A sweep's verdict leaves such MINDE units out; a "
+                     "cached table's verdict is computed from it and flagged." if old else "."))
     uncovered = sorted(p.name for p in (project / "notebooks").glob("*.ipynb") if p.stem not in CLAIMS)
     if uncovered:
         lines.append("Notebooks without a registered claim (add one to `minde.repro.claims.CLAIMS` and "

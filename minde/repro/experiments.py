@@ -241,10 +241,9 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
                    echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
     if finished_only and not df.empty:  # a record of an earlier recipe is not a finished unit
         from minde.repro.results import load_units
-        from minde.repro.units import Unit, recipe_mismatch
+        from minde.repro.units import outdated_records
 
-        stale = {k for k, r in load_units(experiment, budget, root).items()
-                 if recipe_mismatch(Unit(r.task, r.method, r.n_train, r.n_test, r.seed, budget, r.truth), r)}
+        stale = outdated_records(load_units(experiment, budget, root), budget)
         keep = [k not in stale for k in zip(df["task"], df["method"], df["n_train"], df["seed"])]
         if not all(keep):
             print(f"left out {len(keep) - sum(keep)} row(s) of units trained with an earlier recipe of the "

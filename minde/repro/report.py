@@ -101,11 +101,9 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
         warnings.simplefilter("ignore", res.CorruptRecordWarning)
         recs = res.load_units(src.experiment, budget, root)
     if recs:
-        from minde.repro.units import Unit, recipe_mismatch
+        from minde.repro.units import outdated_records
 
-        stale = {k: why for k, r in recs.items()
-                 if (why := recipe_mismatch(Unit(r.task, r.method, r.n_train, r.n_test, r.seed, budget, r.truth),
-                                            r)) is not None}
+        stale = outdated_records(recs, budget)
         n_minde = sum(r.ok and r.method.startswith("minde_") for r in recs.values())
         if stale:
             k, why = next(iter(sorted(stale.items())))

@@ -22,7 +22,7 @@ from typing import Any
 from minde.repro.results import UnitKey, UnitRecord, checkpoint_path, environment, method_variants, utc_now
 
 __all__ = ["SweepArgumentError", "Unit", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
-           "failed_record", "Checkpointing", "recipe_mismatch"]
+           "failed_record", "Checkpointing", "recipe_mismatch", "outdated_records"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
 
@@ -207,6 +207,18 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
             if not (have.get(k) == want[k] or (isinstance(want[k], float) and have.get(k) is not None
                                                 and math.isclose(float(have[k]), want[k])))]
     return ", ".join(diff) or None
+
+
+def outdated_records(records: dict[UnitKey, UnitRecord], budget: str) -> dict[UnitKey, str]:
+    """The finished MINDE records among ``records`` (of one results folder at ``budget``) that
+    ``recipe_mismatch`` finds trained with other settings, each with why."""
+    out = {}
+    for key, rec in records.items():
+        unit = Unit(rec.task, rec.method, rec.n_train, rec.n_test, rec.seed, budget, rec.truth)
+        why = recipe_mismatch(unit, rec)
+        if why is not None:
+            out[key] = why
+    return out
 
 
 def _group_key(unit: Unit) -> tuple | None:

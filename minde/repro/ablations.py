@@ -1,4 +1,5 @@
-"""Ablations of docs/method.md §13: importance sampling, reference σ, EMA, entropies, compute cost.
+"""Ablations of docs/method.md §13: importance sampling, reference σ, EMA, entropies, compute cost,
+and the learned-versus-exact score error decomposition on Gaussian tasks (docs/method.md §3, §4, §14).
 
 Each ``run_*`` returns tidy rows (estimates in nats) and is called by its notebook through
 ``minde.repro.experiments.load_or_compute``, which caches the rows under data/results/<stem>/<budget>/.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["fit_task", "fit_task_seeds", "run_importance_sampling", "run_sigma", "run_ema", "entropy_problem",
-           "run_entropy", "run_compute_cost", "half_cube"]
+           "run_entropy", "run_compute_cost", "half_cube", "task_gaussian", "standardised_gaussian",
+           "ShiftedGaussianOracle", "score_error_terms", "model_score_error", "run_score_error"]
 
 
 def fit_task(task: str, kind: str, budget: str, seed: int, device: str = "auto",
@@ -197,4 +199,211 @@ def run_compute_cost(budget: str, tasks: Sequence[str], methods: Sequence[str], 
                 with ProcessPoolExecutor(1, mp_context=ctx) as pool:
                     r = pool.submit(_measure_unit, task, method, n, n_test, seed, budget).result()
                 rows.append(dict(task=task, dims=f"{info.dim_x}+{info.dim_y}", method=method, n_train=n, **r))
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Score error decomposition on Gaussian tasks (docs/method.md §3, §4, §14)
+# ---------------------------------------------------------------------------------------------
+
+# Roles whose learned scores a hybrid takes (the others exact), per kind: (conditional side, other side).
+_HYBRIDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "c": (("X|Y",), ("X",)),
+    "j": (("XY",), ("X|Y", "Y|X")),
+}
+
+
+def task_gaussian(task: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean (D,), covariance (D, D) and d_x of a Gaussian benchmark task (docs/method.md §8, §14).
+
+    Read from the task's bmi sampler (a split multinormal, or the bivariate normal that wraps one);
+    any other task raises ValueError. The covariance's closed-form MI is checked against the task's
+    ground truth.
+    """
+    from minde.bench.gaussian import gaussian_mi
+    from minde.bench.tasks import _bmi_task, get_task
+
+    sampler = _bmi_task(task).sampler
+    inner = getattr(sampler, "_sampler", sampler)  # bmi's bivariate normal wraps a split multinormal
+    if not (hasattr(inner, "_covariance") and hasattr(inner, "_mean")):
+        raise ValueError(f"task {task!r} is not a (untransformed) Gaussian task; its scores have no "
+                         "closed form here")
+    cov = np.asarray(inner._covariance, dtype=np.float64)
+    mean = np.asarray(inner._mean, dtype=np.float64).reshape(-1)
+    info = get_task(task)
+    if not np.isclose(gaussian_mi(cov, info.dim_x), info.mi, rtol=0, atol=1e-6):
+        raise ValueError(f"task {task!r}: the sampler's covariance does not give the task's MI")
+    return mean, cov, info.dim_x
+
+
+def standardised_gaussian(mean: np.ndarray, cov: np.ndarray, sx: Any, sy: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of Gaussian data after the model's standardisers ``sx``, ``sy`` (docs/method.md §7).
+
+    The network sees (z - loc) / scale with the training statistics, so the exact scores it should
+    learn are those of N((mean - loc) / scale, D^-1 cov D^-1) with D = diag(scale).
+    """
+    loc = np.concatenate([np.asarray(sx.mean, np.float64), np.asarray(sy.mean, np.float64)])
+    scale = np.concatenate([np.asarray(sx.scale, np.float64), np.asarray(sy.scale, np.float64)])
+    return (np.asarray(mean, np.float64) - loc) / scale, np.asarray(cov, np.float64) / np.outer(scale, scale)
+
+
+class ShiftedGaussianOracle:
+    """Exact noise predictions for Gaussian (X, Y) with any mean (docs/method.md §14).
+
+    ``GaussianOracle`` assumes zero mean. With mean mu, a diffused variable has mean k_t mu and a
+    conditioning variable mean mu, so subtracting those from the inputs reduces the problem to the
+    zero-mean oracle (the conditional mean k_t A (y0 - mu_y) + k_t mu_x is recovered exactly).
+    """
+
+    def __init__(self, cov: np.ndarray, mean: np.ndarray, dim_x: int, sde: Any = None,
+                 device: Any = "cpu") -> None:
+        import torch
+
+        from minde.bench.gaussian import GaussianOracle
+
+        self.oracle = GaussianOracle(cov, dim_x, sde)
+        self.oracle.cov = self.oracle.cov.to(device)
+        self.sde = self.oracle.sde
+        self.mean = torch.as_tensor(np.asarray(mean), dtype=torch.float64, device=device)
+        self.bounds = ((0, dim_x), (dim_x, self.oracle.d))
+
+    def __call__(self, z_in: Any, t_vec: Any, mask: Any) -> Any:
+        """eps_hat (K, B, D) for inputs built under ``mask`` (see ``minde.masks``)."""
+        from minde.masks import CONDITIONING, DIFFUSED
+
+        z = z_in.double().clone()
+        for v, (role, (a, b)) in enumerate(zip(mask.roles, self.bounds)):
+            if role == DIFFUSED:
+                z[..., a:b] -= self.sde.k_t(t_vec[..., v].double()).unsqueeze(-1) * self.mean[a:b]
+            elif role == CONDITIONING:
+                z[..., a:b] -= self.mean[a:b]
+        return self.oracle(z, t_vec, mask).to(z_in.dtype)
+
+
+def score_error_terms(learned: Callable, exact: Callable, x: Any, y: Any, kind: str, *, sde: Any,
+                      sampler: Any, sigma: float, mc_iter: int, generator: Callable[[], Any],
+                      batch_size: int = 8192) -> dict[str, np.ndarray]:
+    """Per-pass values (mc_iter,) of the estimator with learned, exact and hybrid scores (docs/method.md §3, §4).
+
+    ``learned`` and ``exact`` are noise predictors with ``estimate_terms``' signature; x, y are the
+    standardised test set (tensors on the device); ``generator()`` must return a fresh generator in
+    the same state at every call, so that every evaluation below sees the SAME t and eps draws.
+    Each configuration is ``estimate_terms`` run with a noise predictor that takes some roles from
+    ``learned`` and the rest from ``exact``:
+
+    - ``mi[<cfg>]``, ``mi_sigma[<cfg>]`` for cfg in learned, exact and the two hybrids
+      ``learned:<roles>`` (kind "j": learned joint / learned conditionals; kind "c": learned
+      conditional / learned marginal);
+    - ``energy[<role>]`` = E int Λ ||eps_learned - eps_exact||² dt of one role: the "difference
+      inside" term of a predictor that returns the error on that role and 0 on the others, so it
+      has exactly the estimator's weighting and dimensions;
+    - ``energy[diff]``: the same with the error on every role, i.e. the energy of the error of the
+      difference the estimator squares (e_XY - [e_X|Y, e_Y|X] for "j", e_X|Y - e_X for "c");
+    - derived, pass by pass: ``shift[<cfg>]`` = mi[cfg] - mi[exact]; ``cross`` = shift[learned] -
+      energy[diff] (twice the inner product of exact difference and its error);
+      ``interaction`` = shift[learned] minus the hybrids' shifts; ``sigma_shift[<cfg>]`` and
+      ``sigma_energy`` = the energies with the signs of the (σ) variant.
+    """
+    import torch
+
+    from minde.estimation import EVAL_MASKS, estimate_terms
+    from minde.estimators import mi_sigma_c, mi_sigma_j
+
+    if kind not in _HYBRIDS:
+        raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
+    names = tuple(EVAL_MASKS[kind])
+    role_of = {m.roles: n for n, m in EVAL_MASKS[kind].items()}
+
+    def run(fn: Callable) -> dict[str, np.ndarray]:
+        terms = estimate_terms(fn, x, y, kind, sde=sde, sampler=sampler, sigma=sigma, mc_iter=mc_iter,
+                               generators=[generator()], batch_size=batch_size)
+        out = {k: v[0].double().cpu().numpy() for k, v in terms.items()}
+        gaps = {k: torch.as_tensor(v) for k, v in out.items()}
+        out["mi_sigma"] = (mi_sigma_c(gaps["gap_X"], gaps["gap_X|Y"]) if kind == "c" else
+                           mi_sigma_j(gaps["gap_XY"], gaps["gap_X|Y"], gaps["gap_Y|X"])).numpy()
+        return out
+
+    def mixed(from_learned: tuple[str, ...]) -> Callable:
+        return lambda z, t, m: (learned if role_of[m.roles] in from_learned else exact)(z, t, m)
+
+    def error(on: tuple[str, ...]) -> Callable:
+        return lambda z, t, m: (learned(z, t, m) - exact(z, t, m) if role_of[m.roles] in on
+                                else torch.zeros_like(z))
+
+    side_a, side_b = _HYBRIDS[kind]
+    configs = {"learned": names, "exact": (), f"learned:{','.join(side_a)}": side_a,
+               f"learned:{','.join(side_b)}": side_b}
+    res: dict[str, np.ndarray] = {}
+    for cfg, roles in configs.items():
+        terms = run(mixed(roles))
+        res[f"mi[{cfg}]"], res[f"mi_sigma[{cfg}]"] = terms["mi"], terms["mi_sigma"]
+    for role in names:
+        res[f"energy[{role}]"] = run(error((role,)))["mi"]
+    res["energy[diff]"] = run(error(names))["mi"]
+    for cfg in configs:
+        res[f"shift[{cfg}]"] = res[f"mi[{cfg}]"] - res["mi[exact]"]
+        res[f"sigma_shift[{cfg}]"] = res[f"mi_sigma[{cfg}]"] - res["mi_sigma[exact]"]
+    hybrids = [c for c in configs if c.startswith("learned:")]
+    res["cross"] = res["shift[learned]"] - res["energy[diff]"]
+    res["interaction"] = res["shift[learned]"] - sum(res[f"shift[{c}]"] for c in hybrids)
+    # (σ) variants: gap_X|Y - gap_X (c), gap_X|Y + gap_Y|X - gap_XY (j); each gap gains its role's energy
+    res["sigma_energy"] = (res["energy[X|Y]"] - res["energy[X]"] if kind == "c" else
+                           res["energy[X|Y]"] + res["energy[Y|X]"] - res["energy[XY]"])
+    return res
+
+
+def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: str,
+                      seed: int) -> list[dict[str, Any]]:
+    """Tidy rows (task, seed, kind, quantity, value, stderr) of one trained model (docs/method.md §3, §14).
+
+    The test set is standardised with the model's own statistics and evaluated with the model's
+    evaluation generator, so ``mi[learned]`` equals ``model.estimate(x_test, y_test).mi``; the exact
+    scores are those of the task's Gaussian after the same standardisation. Values are means over
+    the model's ``mc_iter`` passes (nats), stderr their standard error across passes.
+    """
+    import torch
+
+    from minde.api import _STREAM_EVAL
+    from minde.bench.tasks import get_task
+    from minde.data import check_pair
+    from minde.utils import make_generator
+
+    mean, cov, dim_x = task_gaussian(task)
+    mean_s, cov_s = standardised_gaussian(mean, cov, model._sx, model._sy)
+    xa, ya = check_pair(x_test, y_test, min_rows=2)
+    dev = model.device
+    xs, ys = torch.from_numpy(model._sx(xa)).to(dev), torch.from_numpy(model._sy(ya)).to(dev)
+    params = model.train_result.ema
+    start = time.perf_counter()
+    passes = score_error_terms(
+        lambda z, t, m: model.net(z, t, params=params),
+        ShiftedGaussianOracle(cov_s, mean_s, dim_x, model.sde, dev), xs, ys, model.kind,
+        sde=model.sde, sampler=model.sampler, sigma=model.sigma, mc_iter=model.settings.mc_iter,
+        generator=lambda: make_generator(model.seed, _STREAM_EVAL, dev), batch_size=model.eval_batch_size)
+    seconds = time.perf_counter() - start
+    keys = dict(task=task, seed=seed, kind=model.kind)
+    rows = [dict(keys, quantity="truth", value=float(get_task(task).mi), stderr=0.0)]
+    for q, v in passes.items():
+        se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
+        rows.append(dict(keys, quantity=q, value=float(v.mean()), stderr=se))
+    rows += [dict(keys, quantity="train_seconds", value=float(model.train_result.seconds), stderr=float("nan")),
+             dict(keys, quantity="score_error_seconds", value=seconds, stderr=float("nan"))]
+    return rows
+
+
+def run_score_error(budget: str, tasks: Sequence[str], seeds: Sequence[int] = (0,),
+                    kinds: Sequence[str] = ("c", "j"), device: str = "auto") -> pd.DataFrame:
+    """docs/method.md §3, §4, §14: how much of MINDE's error on Gaussian tasks is score error, by role.
+
+    Trains one model per (task, kind, seed) (``fit_task_seeds``) and, on its standardised test set
+    with the same t and eps draws, evaluates the estimator with the learned scores, the exact ones
+    and the hybrids, and the error energy of each role (``score_error_terms``). Tidy rows:
+    task, seed, kind, quantity, value (nats, or seconds for ``*_seconds``), stderr.
+    """
+    rows: list[dict[str, Any]] = []
+    for task in tasks:
+        task_gaussian(task)  # fail before training when the task has no closed-form scores
+        for kind in kinds:
+            for seed, (m, xt, yt, _) in zip(seeds, fit_task_seeds(task, kind, budget, seeds, device)):
+                rows += model_score_error(m, xt, yt, task, seed)
     return pd.DataFrame(rows)

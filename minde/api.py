@@ -15,7 +15,7 @@ from .checkpoint import DEFAULT_SECONDS, Checkpoint
 from .config import Budget, TrainSettings, get_budget, resolve_settings
 from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
 from .estimation import estimate_terms
-from .estimators import gaussian_reference_constant, mi_sigma_c, mi_sigma_j
+from .estimators import gaussian_reference_constant, mi_sigma_from_terms
 from .importance import make_sampler
 from .network import ScoreNet, default_hidden
 from .sde import VPSDE
@@ -155,24 +155,13 @@ class MINDE:
 
         ``ema=False`` uses the raw (last-step) weights instead of the EMA (docs/method.md §7, §13).
         """
-        if self.train_result is None or self.net is None:
-            raise ValueError("estimate() called before fit(); call fit(x, y) first")
-        xa, ya = check_pair(x, y, min_rows=2)
-        if (xa.shape[1], ya.shape[1]) != self.dims:
-            raise ValueError(f"test data have dimensions (d_x, d_y) = {(xa.shape[1], ya.shape[1])} "
-                             f"but the model was trained with {self.dims}")
+        xs, ys, noise_fn = self._eval_inputs(x, y, ema=ema)
         start = time.perf_counter()
-        xs = torch.from_numpy(self._sx(xa)).to(self.device)
-        ys = torch.from_numpy(self._sy(ya)).to(self.device)
-        params = self.train_result.ema if ema else None  # None: the network's live weights
-        terms = estimate_terms(lambda z, t, m: self.net(z, t, params=params), xs, ys, self.kind,
-                               sde=self.sde, sampler=self.sampler, sigma=self.sigma,
-                               mc_iter=self.settings.mc_iter, batch_size=self.eval_batch_size,
-                               generators=[make_generator(s, _STREAM_EVAL, self.device)
-                                           for s in self.seeds])
+        terms = estimate_terms(noise_fn, xs, ys, self.kind, sde=self.sde, sampler=self.sampler,
+                               sigma=self.sigma, mc_iter=self.settings.mc_iter,
+                               batch_size=self.eval_batch_size, generators=self._eval_generators())
         terms = {k: v.cpu().numpy() for k, v in terms.items()}  # each (K, mc_iter)
-        mi_sigma = (mi_sigma_c(terms["gap_X"], terms["gap_X|Y"]) if self.kind == "c"
-                    else mi_sigma_j(terms["gap_XY"], terms["gap_X|Y"], terms["gap_Y|X"]))
+        mi_sigma = mi_sigma_from_terms(self.kind, terms)
         entropies = self._entropies(terms, xs, ys)
         mi_k, mis_k = terms["mi"].mean(1), mi_sigma.mean(1)
         return MIEstimate(
@@ -186,6 +175,24 @@ class MINDE:
                           seeds=self.seeds, device=str(self.device), budget=self.budget.name),
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start,
             resumed_from_step=self.train_result.resumed_from_step)
+
+    def _eval_inputs(self, x: Any, y: Any, ema: bool = True) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """What ``estimate`` evaluates: held-out x, y checked and standardised with this model's
+        statistics (on the device), and the trained noise predictor (EMA or raw weights)."""
+        if self.train_result is None or self.net is None:
+            raise ValueError("estimate() called before fit(); call fit(x, y) first")
+        xa, ya = check_pair(x, y, min_rows=2)
+        if (xa.shape[1], ya.shape[1]) != self.dims:
+            raise ValueError(f"test data have dimensions (d_x, d_y) = {(xa.shape[1], ya.shape[1])} "
+                             f"but the model was trained with {self.dims}")
+        xs = torch.from_numpy(self._sx(xa)).to(self.device)
+        ys = torch.from_numpy(self._sy(ya)).to(self.device)
+        params = self.train_result.ema if ema else None  # None: the network's live weights
+        return xs, ys, (lambda z, t, m: self.net(z, t, params=params))
+
+    def _eval_generators(self) -> list[torch.Generator]:
+        """Fresh generators of the t and eps draws of ``estimate``, one per seed of the model."""
+        return [make_generator(s, _STREAM_EVAL, self.device) for s in self.seeds]
 
     def _entropies(self, terms: dict[str, np.ndarray], xs: torch.Tensor,
                    ys: torch.Tensor) -> dict[str, float]:

@@ -8,12 +8,14 @@ g^2/sigma_t^2 divided by the sampling density. Each function returns per-sample 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 from .utils import append_dims
 
-__all__ = ["score_gap", "reference_gap", "mi_inside", "mi_sigma_c", "mi_sigma_j",
+__all__ = ["score_gap", "reference_gap", "mi_inside", "mi_sigma_c", "mi_sigma_j", "mi_sigma_from_terms",
            "entropy_from_gap", "reference_noise", "gaussian_reference_constant"]
 
 
@@ -55,6 +57,16 @@ def mi_sigma_j(gap_joint: torch.Tensor, gap_x_given_y: torch.Tensor,
                gap_y_given_x: torch.Tensor) -> torch.Tensor:
     """MINDE-J(sigma) = e_{XY} - e_{X|Y} - e_{Y|X} with gap = -e (docs/method.md §3)."""
     return gap_x_given_y + gap_y_given_x - gap_joint
+
+
+def mi_sigma_from_terms(kind: str, terms: Mapping[str, Any]) -> Any:
+    """The (sigma) variant of ``kind`` ("c" or "j") from the gap terms of ``estimate_terms``
+    (tensors or arrays, any shape); docs/method.md §3."""
+    if kind == "c":
+        return mi_sigma_c(terms["gap_X"], terms["gap_X|Y"])
+    if kind == "j":
+        return mi_sigma_j(terms["gap_XY"], terms["gap_X|Y"], terms["gap_Y|X"])
+    raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
 
 
 def gaussian_reference_constant(dim: int, sigma: float, mean_sq_norm: float, chi_T: float) -> float:

@@ -44,9 +44,7 @@ def test_exact_scores_give_true_mi(name, kind, importance_sampling, sigma, gauss
     truth = gaussian_mi(cov, dx)
     _, _, t = _run(cov, dx, kind, importance_sampling, sigma, gaussian_sample)
     inside = t["mi"]
-    tt = {k: torch.as_tensor(v) for k, v in t.items()}
-    outside = (E.mi_sigma_c(tt["gap_X"], tt["gap_X|Y"]) if kind == "c"
-               else E.mi_sigma_j(tt["gap_XY"], tt["gap_X|Y"], tt["gap_Y|X"])).numpy()
+    outside = E.mi_sigma_from_terms(kind, t)
     for label, passes in (("mi", inside), ("mi_sigma", outside)):
         est, se = _mean_and_stderr(passes)
         # Monte Carlo error at 10k samples x 10 passes: about 0.01 nats; allow 4 standard errors

@@ -102,3 +102,16 @@ def test_standardised_gaussian_matches_standardised_sample(gaussian_sample):
     np.testing.assert_allclose(mean_s, zs.mean(0), atol=1e-8)
     np.testing.assert_allclose(cov_s, np.cov(zs.T, bias=True), atol=1e-8)
     assert gaussian_mi(cov_s, DX) == pytest.approx(gaussian_mi(COV, DX))
+
+
+@pytest.mark.parametrize("kind", ["c", "j"])
+def test_learned_configuration_is_what_the_model_estimates(kind):
+    """model_score_error evaluates the same data, network and draws as MINDE.estimate."""
+    from minde.repro.ablations import fit_task, model_score_error
+
+    model, xt, yt, _ = fit_task("1v1-normal-0.75", kind, "smoke", 0, device="cpu")
+    est = model.estimate(xt, yt)
+    rows = {r["quantity"]: r["value"] for r in model_score_error(model, xt, yt, "1v1-normal-0.75", 0)}
+    assert rows["mi[learned]"] == pytest.approx(est.mi, abs=1e-12)
+    assert rows["mi_sigma[learned]"] == pytest.approx(est.mi_sigma, abs=1e-12)
+    assert rows["energy[diff]"] > 0  # a smoke-budget network is not exact

@@ -307,7 +307,7 @@ def score_error_terms(learned: Callable, exact: Callable, x: Any, y: Any, kind: 
     import torch
 
     from minde.estimation import EVAL_MASKS, estimate_terms
-    from minde.estimators import mi_sigma_c, mi_sigma_j
+    from minde.estimators import mi_sigma_from_terms
 
     if kind not in _HYBRIDS:
         raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
@@ -318,9 +318,7 @@ def score_error_terms(learned: Callable, exact: Callable, x: Any, y: Any, kind: 
         terms = estimate_terms(fn, x, y, kind, sde=sde, sampler=sampler, sigma=sigma, mc_iter=mc_iter,
                                generators=[generator()], batch_size=batch_size)
         out = {k: v[0].double().cpu().numpy() for k, v in terms.items()}
-        gaps = {k: torch.as_tensor(v) for k, v in out.items()}
-        out["mi_sigma"] = (mi_sigma_c(gaps["gap_X"], gaps["gap_X|Y"]) if kind == "c" else
-                           mi_sigma_j(gaps["gap_XY"], gaps["gap_X|Y"], gaps["gap_Y|X"])).numpy()
+        out["mi_sigma"] = mi_sigma_from_terms(kind, out)
         return out
 
     def mixed(from_learned: tuple[str, ...]) -> Callable:
@@ -356,30 +354,23 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
                       seed: int) -> list[dict[str, Any]]:
     """Tidy rows (task, seed, kind, quantity, value, stderr) of one trained model (docs/method.md §3, §14).
 
-    The test set is standardised with the model's own statistics and evaluated with the model's
-    evaluation generator, so ``mi[learned]`` equals ``model.estimate(x_test, y_test).mi``; the exact
+    The test set and the trained noise predictor are those ``model.estimate`` evaluates, drawn with
+    the model's evaluation generator, so ``mi[learned]`` equals ``model.estimate(x_test, y_test).mi``; the exact
     scores are those of the task's Gaussian after the same standardisation. Values are means over
     the model's ``mc_iter`` passes (nats), stderr their standard error across passes.
     """
-    import torch
-
-    from minde.api import _STREAM_EVAL
     from minde.bench.tasks import get_task
-    from minde.data import check_pair
-    from minde.utils import make_generator
 
+    if model.n_seeds != 1:
+        raise ValueError(f"model_score_error takes a model of one seed, not an ensemble of {model.n_seeds}")
     mean, cov, dim_x = task_gaussian(task)
     mean_s, cov_s = standardised_gaussian(mean, cov, model._sx, model._sy)
-    xa, ya = check_pair(x_test, y_test, min_rows=2)
-    dev = model.device
-    xs, ys = torch.from_numpy(model._sx(xa)).to(dev), torch.from_numpy(model._sy(ya)).to(dev)
-    params = model.train_result.ema
+    xs, ys, learned = model._eval_inputs(x_test, y_test)  # exactly what model.estimate evaluates
     start = time.perf_counter()
     passes = score_error_terms(
-        lambda z, t, m: model.net(z, t, params=params),
-        ShiftedGaussianOracle(cov_s, mean_s, dim_x, model.sde, dev), xs, ys, model.kind,
+        learned, ShiftedGaussianOracle(cov_s, mean_s, dim_x, model.sde, model.device), xs, ys, model.kind,
         sde=model.sde, sampler=model.sampler, sigma=model.sigma, mc_iter=model.settings.mc_iter,
-        generator=lambda: make_generator(model.seed, _STREAM_EVAL, dev), batch_size=model.eval_batch_size)
+        generator=lambda: model._eval_generators()[0], batch_size=model.eval_batch_size)
     seconds = time.perf_counter() - start
     keys = dict(task=task, seed=seed, kind=model.kind)
     rows = [dict(keys, quantity="truth", value=float(get_task(task).mi), stderr=0.0)]

@@ -152,8 +152,16 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m minde.repro.recipes", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="CSV of rows; finished groups are skipped on a rerun")
-    p.add_argument("--recipes", default=",".join(RECIPES), help="comma list of recipe names")
-    p.add_argument("--tasks", default=",".join(SCREEN_TASKS + EXTRA_TASKS), help="comma list of tasks")
+    from minde.repro.experiments import get_plan
+
+    # the defaults are the notebook's quick plan, so this command resumes exactly what
+    # ablation_training_recipe.ipynb computes and reads (RECIPES also holds recipes it does not run)
+    plan = get_plan("ablation_training_recipe", "quick")
+    p.add_argument("--recipes", default=",".join(plan.options["recipes"]),
+                   help=f"comma list of recipe names, of: {', '.join(RECIPES)} "
+                        "(default: the notebook's quick plan)")
+    p.add_argument("--tasks", default=",".join(plan.tasks),
+                   help="comma list of tasks (default: the notebook's quick plan)")
     p.add_argument("--kinds", default="c,j")
     p.add_argument("--seeds", default="0-2")
     p.add_argument("--n-train", type=int, default=10_000)

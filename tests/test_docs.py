@@ -42,3 +42,12 @@ def test_citation_file_names_the_paper():
     assert cff["cff-version"].startswith("1.2")
     assert "2310.09031" in str(cff["preferred-citation"])
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_markdown_has_no_control_characters_from_lost_backslashes():
+    """A LaTeX command written through an unescaped string ("\\times" -> tab + "imes") shows up
+    as a control character in the rendered text."""
+    bad = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|\t(?=[a-z])")
+    hits = [f"{f.relative_to(ROOT)}:{i}" for f in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+            for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1) if bad.search(line)]
+    assert not hits, f"control characters (a lost backslash?) at {hits}"

@@ -146,6 +146,20 @@ def test_report_flags_a_record_whose_revision_is_not_an_ancestor_of_head(history
     assert "FLAGGED" not in text and f"| `{base}` | 4 | ablation_ema | ancestor of HEAD | no |" in text
 
 
+def test_report_counts_the_revision_of_each_row_of_a_table_computed_in_parts(history, tmp_path, at_repo):
+    """A cached table whose rows carry git_rev (a study resumed at a later commit) is reported per
+    row; rows without one fall back to meta.json's revision."""
+    repo, base, side = history
+    _write_ema_results(tmp_path / "mixed", base)
+    csv = tmp_path / "mixed" / "ablation_ema" / "quick" / "results.csv"
+    df = pd.read_csv(csv)
+    df["git_rev"] = [side, side, None, None]
+    df.to_csv(csv, index=False)
+    text = report.build_report("quick", results=tmp_path / "mixed", repo=repo, stems=["ablation_ema"])
+    assert f"`{side}` (2 records): not an ancestor of HEAD — **FLAGGED**" in text
+    assert f"`{base}` (2 records): ancestor of HEAD" in text
+
+
 # --- each verdict flips when its numbers cross the threshold ------------------------------------
 
 def _sweep_rows(errors: dict[str, dict[str, float]], truth: float = 1.0, n_train: int = 100) -> pd.DataFrame:

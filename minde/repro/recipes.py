@@ -107,14 +107,17 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     """Train and estimate every (recipe, task, kind) with ``seeds`` as one batch; tidy rows.
 
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
-    steps, seconds (training seconds per model), plus the recipe's settings. ``max_steps`` caps
+    steps, seconds (training seconds per model), git_rev (the code revision), plus the recipe's
+    settings. ``max_steps`` caps
     every recipe's steps (in proportion), for plumbing checks at the smoke budget. With ``out`` (a CSV
     path) finished (recipe, task, kind) groups are saved after each group and skipped on a rerun.
     """
     from tqdm import tqdm
 
     from minde.api import fit_estimate_group
+    from minde.repro.provenance import source_revision
 
+    rev = source_revision()  # each row carries it: a study resumed later mixes revisions
     path = Path(out) if out is not None else None
     df = _load(path)
     done = set(zip(df["recipe"], df["task"], df["kind"])) if not df.empty else set()
@@ -136,7 +139,7 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
                 rows.append(dict(recipe=name, task=task, kind=kind, variant=variant, seed=seed,
                                  estimate=value, truth=truth, steps=r.settings["steps"],
                                  batch_size=r.settings["batch_size"], lr=r.settings["lr"],
-                                 seconds=r.train_seconds, group_seconds=wall,
+                                 seconds=r.train_seconds, group_seconds=wall, git_rev=rev,
                                  **{f"recipe_{k}": v for k, v in asdict(recipe).items()}))
         df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
         if path is not None:

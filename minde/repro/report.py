@@ -141,7 +141,8 @@ def _meta(folder: Path) -> dict:
 
 
 def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
-    """A CSV cached by the notebook (``load_or_compute``), with the revision in its meta.json."""
+    """A CSV cached by the notebook (``load_or_compute``), with the revision in its meta.json, or
+    per row in a ``git_rev`` column where the table was computed in parts (rows without one: meta's)."""
     src = SOURCES[stem]
     path = out.folder / src.file
     if not path.is_file():
@@ -149,7 +150,10 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     df = pd.read_csv(path)
     meta = _meta(out.folder)
     out.df, out.records = df, f"{src.file} ({len(df)} rows)"
-    out.revisions = Counter({str(meta.get("git_rev", "")): len(df)})
+    if "git_rev" in df:  # rows stamped one by one (a table computed in parts, e.g. the recipe study)
+        out.revisions = Counter(df["git_rev"].fillna(str(meta.get("git_rev", ""))).astype(str))
+    else:
+        out.revisions = Counter({str(meta.get("git_rev", "")): len(df)})
     params = meta.get("params", {}) if isinstance(meta.get("params"), dict) else {}
     if stem not in SETS_OWN_RECIPE and params.get("budget_settings") != budget_fingerprint(budget):
         out.recipe = (f"these results were computed under {'other' if 'budget_settings' in params else 'unrecorded'} "

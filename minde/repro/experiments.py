@@ -19,6 +19,7 @@ import pandas as pd
 
 from minde._io import figure_dir, results_root
 from minde.config import BUDGETS
+from minde.repro.recipes import EXTRA_TASKS, SCREEN_TASKS, STUDY_RECIPES
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
@@ -71,13 +72,8 @@ _ABL_PAPER = Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0",
 # quick: the baselines of the 40-task quick sweep (one neural, one nonparametric, one closed form);
 # the full set of docs/method.md §9 runs at the paper budget
 # the recipe study (minde.repro.recipes): 8 benchmark tasks + 2 outside it, both kinds, 3 seeds
-_RECIPE_PLAN = Plan(("1v1-normal-0.75", "multinormal-dense-5-5-0.5", "multinormal-sparse-5-5-2-2.0",
-                     "student-identity-5-5-2", "half_cube-multinormal-sparse-5-5-2-2.0",
-                     "spiral-multinormal-sparse-5-5-2-2.0", "multinormal-sparse-25-25-2-2.0",
-                     "1v1-additive-0.75", "extra-independent-3-3", "extra-cubic-gaussian-3-3"),
-                    ("minde_c", "minde_j"), (0, 1, 2),
-                    options={"recipes": ("constant-is", "cosine-is", "cosine-uniform",
-                                         "cosine-uniform-b512"), "max_steps": None})
+_RECIPE_PLAN = Plan(SCREEN_TASKS + EXTRA_TASKS, ("minde_c", "minde_j"), (0, 1, 2),
+                    options={"recipes": STUDY_RECIPES, "max_steps": None})
 _QUICK_BASE = ("infonce", "ksg", "cca")
 
 EXPERIMENTS: dict[str, NotebookSpec] = {

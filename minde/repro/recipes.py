@@ -23,7 +23,7 @@ import pandas as pd
 
 from minde._io import atomic_write
 
-__all__ = ["Recipe", "RECIPES", "SCREEN_TASKS", "EXTRA_TASKS", "run_recipe_screen", "sample_problem"]
+__all__ = ["Recipe", "RECIPES", "STUDY_RECIPES", "SCREEN_TASKS", "EXTRA_TASKS", "run_recipe_screen", "sample_problem"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ RECIPES: dict[str, Recipe] = {
     "cosine-uniform-b512": Recipe(steps=4_000, lr_mult=4.0, batch_size=512, lr_schedule="cosine",
                                   warmup=0.05, train_importance_sampling=False),
 }
+
+# the recipes the study (ablation_training_recipe.ipynb) compares
+STUDY_RECIPES = ("constant-is", "cosine-is", "cosine-uniform", "cosine-uniform-b512")
 
 # about eight representative benchmark tasks: 1v1, dense and sparse 5x5, Student, half-cube,
 # spiral, one 25x25 and additive noise
@@ -108,8 +111,8 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
 
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
     steps, seconds (training seconds per model), git_rev (the code revision), plus the recipe's
-    settings. ``max_steps`` caps
-    every recipe's steps (in proportion), for plumbing checks at the smoke budget. With ``out`` (a CSV
+    settings. ``max_steps`` caps every recipe's steps (in proportion), for plumbing checks at the
+    smoke budget. With ``out`` (a CSV
     path) finished (recipe, task, kind) groups are saved after each group and skipped on a rerun.
     """
     from tqdm import tqdm
@@ -155,15 +158,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m minde.repro.recipes", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="CSV of rows; finished groups are skipped on a rerun")
-    from minde.repro.experiments import get_plan
-
     # the defaults are the notebook's quick plan, so this command resumes exactly what
     # ablation_training_recipe.ipynb computes and reads (RECIPES also holds recipes it does not run)
-    plan = get_plan("ablation_training_recipe", "quick")
-    p.add_argument("--recipes", default=",".join(plan.options["recipes"]),
+    p.add_argument("--recipes", default=",".join(STUDY_RECIPES),
                    help=f"comma list of recipe names, of: {', '.join(RECIPES)} "
                         "(default: the notebook's quick plan)")
-    p.add_argument("--tasks", default=",".join(plan.tasks),
+    p.add_argument("--tasks", default=",".join(SCREEN_TASKS + EXTRA_TASKS),
                    help="comma list of tasks (default: the notebook's quick plan)")
     p.add_argument("--kinds", default="c,j")
     p.add_argument("--seeds", default="0-2")

@@ -17,6 +17,7 @@ from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
 from .estimation import estimate_terms
 from .estimators import gaussian_reference_constant, mi_sigma_from_terms
 from .importance import make_sampler
+from .masks import check_role_probs
 from .network import ScoreNet, default_hidden
 from .sde import VPSDE
 from .training import TrainResult, train_score_net
@@ -77,6 +78,10 @@ class MINDE:
     pre-drawn steps, at most 256 steps; None turns a criterion off), and a later ``fit`` with the
     same settings, data and code resumes from it, ending bit-identical to an uninterrupted fit
     (docs/method.md §7). The file is kept after ``fit``; delete it when the estimate is safe.
+
+    ``role_probs`` changes how often each training mask is drawn, in ``minde.masks.KIND_MASKS``'
+    order: for "c" (X marginal, X|Y), default (0.5, 0.5); for "j" (joint, X|Y, Y|X), default
+    (0.5, 0.25, 0.25). It is a knob for studies (docs/method.md §14), not part of any budget.
     """
 
     def __init__(self, kind: str = "c", *, budget: str | Budget = "quick", steps: int | None = None,
@@ -87,9 +92,11 @@ class MINDE:
                  ema_decay: float | None = None, lr_schedule: str | None = None,
                  warmup: float | None = None, train_importance_sampling: bool | None = None,
                  checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
-                 checkpoint_seconds: float | None = DEFAULT_SECONDS) -> None:
+                 checkpoint_seconds: float | None = DEFAULT_SECONDS,
+                 role_probs: Sequence[float] | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
+        self.role_probs = check_role_probs(kind, role_probs)
         self.budget = get_budget(budget)
         if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {sigma!r}")
@@ -131,7 +138,8 @@ class MINDE:
         self.train_result = train_score_net(
             self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
             sampler=self.train_sampler, generators=gens, progress=self.progress,
-            desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}", checkpoint=self.checkpoint)
+            desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}", checkpoint=self.checkpoint,
+            role_probs=self.role_probs)
         self.hidden_used = hidden
         return self
 
@@ -172,7 +180,8 @@ class MINDE:
             settings=dict(asdict(self.settings), hidden=self.hidden_used, sigma=self.sigma,
                           importance_sampling=self.importance_sampling,
                           train_importance_sampling=self.train_importance_sampling, n_seeds=self.n_seeds, ema=ema,
-                          seeds=self.seeds, device=str(self.device), budget=self.budget.name),
+                          seeds=self.seeds, device=str(self.device), budget=self.budget.name,
+                          **({} if self.role_probs is None else {"role_probs": list(self.role_probs)})),
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start,
             resumed_from_step=self.train_result.resumed_from_step)
 
@@ -250,9 +259,10 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
     prepared = [m._prepare(x, y) for m, (x, y) in zip(models, train)]
     for m, (data, hidden) in zip(models, prepared):
         same = (m.kind, m.n_seeds, m.settings, hidden, m.dims, m.device, m.importance_sampling,
-                m.train_importance_sampling, data.shape[0]) == (
+                m.train_importance_sampling, m.role_probs, data.shape[0]) == (
             first.kind, 1, first.settings, prepared[0][1], first.dims, first.device,
-            first.importance_sampling, first.train_importance_sampling, prepared[0][0].shape[0])
+            first.importance_sampling, first.train_importance_sampling, first.role_probs,
+            prepared[0][0].shape[0])
         if not same:
             raise ValueError("a group needs single-seed models of one kind, budget, device and "
                              "sampler, and training sets of one size and dims; model of seed "
@@ -265,7 +275,7 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
     res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
                           sampler=first.train_sampler, generators=gens, progress=first.progress,
                           desc=f"MINDE-{first.kind.upper()} group x{len(models)}",
-                          checkpoint=first.checkpoint)
+                          checkpoint=first.checkpoint, role_probs=first.role_probs)
     for k, m in enumerate(models):
         m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)
         with torch.no_grad():

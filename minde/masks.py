@@ -7,13 +7,15 @@ kind as tensors so that they can be gathered per model and per step without Pyth
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
 __all__ = ["DIFFUSED", "CONDITIONING", "MARGINALISED", "Mask", "MaskTable", "KIND_MASKS",
-           "build_inputs", "loss_weights"]
+           "check_role_probs", "build_inputs", "loss_weights"]
 
 Role = Literal["diffused", "conditioning", "marginalised"]
 DIFFUSED: Role = "diffused"
@@ -70,17 +72,33 @@ class MaskTable:
         return MaskTable(*stack, probs=p)
 
     @staticmethod
-    def for_kind(kind: str, dims: tuple[int, int], device: torch.device | str = "cpu") -> "MaskTable":
-        """The training masks of kind "c" or "j"."""
-        if kind not in KIND_MASKS:
-            raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
-        masks, probs = zip(*KIND_MASKS[kind])
-        return MaskTable.build(masks, dims, probs, device)
+    def for_kind(kind: str, dims: tuple[int, int], device: torch.device | str = "cpu",
+                 probs: Sequence[float] | None = None) -> "MaskTable":
+        """The training masks of kind "c" or "j", drawn with ``probs`` (default: ``KIND_MASKS``'s)."""
+        probs = check_role_probs(kind, probs)  # also rejects an unknown kind
+        masks, default = zip(*KIND_MASKS[kind])
+        return MaskTable.build(masks, dims, probs or default, device)
 
     def gather(self, index: torch.Tensor) -> "MaskTable":
         """Select masks by index (any shape); trailing dims (D) or (V) are kept."""
         return MaskTable(self.diff_dim[index], self.cond_dim[index], self.time_mul[index],
                          self.time_add[index], self.loss_dim[index], self.probs[index])
+
+
+def check_role_probs(kind: str, probs: Sequence[float] | None) -> tuple[float, ...] | None:
+    """Validate the probabilities of kind's training masks (in ``KIND_MASKS``' order); None stays None."""
+    if kind not in KIND_MASKS:
+        raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
+    if probs is None:
+        return None
+    names = [" ".join(m.roles) for m, _ in KIND_MASKS[kind]]
+    p = tuple(float(v) for v in probs)
+    if len(p) != len(names):
+        raise ValueError(f"role_probs for kind {kind!r} needs {len(names)} probabilities, one per "
+                         f"mask ({'; '.join(names)}), got {len(p)}")
+    if not all(math.isfinite(v) and v >= 0 for v in p) or not math.isclose(sum(p), 1.0, abs_tol=1e-9):
+        raise ValueError(f"role_probs must be non-negative and sum to 1, got {list(probs)}")
+    return p
 
 
 def _mask_rows(mask: Mask, dims: tuple[int, ...], total: int) -> tuple[list[float], ...]:

@@ -17,6 +17,7 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -234,7 +235,8 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
                     settings: TrainSettings, *, sde: VPSDE, sampler: TimeSampler,
                     generators: list[torch.Generator], progress: bool = True,
                     log_every: int = 100, desc: str = "train",
-                    group_size: int | None = None, checkpoint: Checkpoint | None = None) -> TrainResult:
+                    group_size: int | None = None, checkpoint: Checkpoint | None = None,
+                    role_probs: Sequence[float] | None = None) -> TrainResult:
     """Train ``net`` (K models) on data with the masks of ``kind``; returns EMA weights.
 
     data is (n, D), one data set shared by all K models, or (K, n, D), model k training on
@@ -244,6 +246,9 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
     as one batched computation; model k's result does not depend on the grouping. The trained
     (non-EMA) weights are written back into ``net.params``; the EMA weights, used for estimation,
     are returned as {name: (K, *shape)}; losses are (steps, K) (weighted noise-matching loss).
+
+    ``role_probs``: how often each of kind's masks is drawn, in ``KIND_MASKS``' order (default:
+    ``KIND_MASKS``' probabilities).
 
     ``checkpoint``: save the whole training state there (atomically) when due, at chunk
     boundaries, and resume from it if it holds a run of this fingerprint (same code, settings,
@@ -258,9 +263,11 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
                          f"got shape {tuple(data.shape)}")
     g = group_size or default_group_size(k, settings.batch_size, net.hidden, data.device)
     losses = torch.empty(settings.steps, k, device=data.device)
+    table = MaskTable.for_kind(kind, dims, device=data.device, probs=role_probs)
     start = time.perf_counter()
     ckpt = None if checkpoint is None else _CheckpointRun(
-        checkpoint, net, data, kind, dims, settings, sde, sampler, generators, g, losses, log_every)
+        checkpoint, net, data, kind, table.probs.tolist(), dims, settings, sde, sampler,
+        generators, g, losses, log_every)
     first, cur = ckpt.restore() if ckpt is not None else (0, None)
     done = ckpt.resumed_from_step if ckpt is not None else 0
     bar = tqdm(total=settings.steps * math.ceil(k / g), initial=done, desc=desc, unit="step",
@@ -271,7 +278,7 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
             models = slice(lo, min(k, lo + g))
             resume = cur if lo == first else None
             save = ckpt.saver(models, resume["step"] if resume else 0) if ckpt is not None else None
-            emas.append(_train_group(net, data, kind, dims, settings, models, losses, sde, sampler,
+            emas.append(_train_group(net, data, table, dims, settings, models, losses, sde, sampler,
                                      generators, bar, log_every, resume, save))
             if ckpt is not None:
                 ckpt.group_done(models.stop, emas)
@@ -282,7 +289,7 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
     return TrainResult(ema, losses.cpu(), prior + time.perf_counter() - start, done)
 
 
-def _train_group(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, int],
+def _train_group(net: ScoreNet, data: torch.Tensor, table: MaskTable, dims: tuple[int, int],
                  settings: TrainSettings, models: slice, losses: torch.Tensor, sde: VPSDE,
                  sampler: TimeSampler, generators: list[torch.Generator], bar: tqdm,
                  log_every: int, resume: dict[str, Any] | None = None,
@@ -290,12 +297,11 @@ def _train_group(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[int, 
     """Train models[lo:hi] of ``net`` as one batched computation; returns their EMA weights.
 
     data: (n, D) shared, or (K, n, D) for all K models of ``net`` (this group uses data[models]).
-    ``resume`` and ``save``: see ``_train_loop``.
+    table: the training masks and their probabilities. ``resume`` and ``save``: see ``_train_loop``.
     """
     gens, batch = generators[models], settings.batch_size
     if data.dim() == 3:
         data = data[models]
-    table = MaskTable.for_kind(kind, dims, device=data.device)
     c = _chunk_size(batch, data.shape[-1], len(dims))
 
     def next_chunk(step: int) -> _Chunk:
@@ -325,13 +331,13 @@ class _CheckpointRun:
     """
 
     def __init__(self, spec: Checkpoint, net: ScoreNet, data: torch.Tensor, kind: str,
-                 dims: tuple[int, int], settings: TrainSettings, sde: VPSDE, sampler: TimeSampler,
+                 role_probs: list[float], dims: tuple[int, int], settings: TrainSettings, sde: VPSDE, sampler: TimeSampler,
                  generators: list[torch.Generator], group_size: int, losses: torch.Tensor,
                  log_every: int) -> None:
         self.spec, self.net, self.gens, self.g, self.losses = spec, net, generators, group_size, losses
         self.steps, self.log_every, self.k = settings.steps, log_every, net.n_models
         self.fingerprint = fingerprint(
-            kind=kind, dims=list(dims), models=net.n_models, hidden=net.hidden, dim=net.dim,
+            kind=kind, role_probs=role_probs, dims=list(dims), models=net.n_models, hidden=net.hidden, dim=net.dim,
             n_vars=net.n_vars, settings=asdict(settings), group_size=group_size, sde=repr(sde),
             sampler=repr(sampler), data_shape=list(data.shape), data_dtype=str(data.dtype),
             data_sha256=_digest(data), device=data.device.type,

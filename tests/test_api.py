@@ -120,3 +120,19 @@ def test_import_does_not_pull_jax():
     code = "import sys, minde; print('jax' in sys.modules, 'bmi' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+def test_role_probs_change_training_and_are_recorded():
+    """role_probs: the default, spelled out, trains the same model; other shares train another
+    one, recorded in the settings; a seed group cannot mix them."""
+    ref = _tiny("j").fit(X, Y).estimate(X, Y)
+    same = _tiny("j", role_probs=(0.5, 0.25, 0.25)).fit(X, Y).estimate(X, Y)
+    other = _tiny("j", role_probs=(0.2, 0.4, 0.4)).fit(X, Y).estimate(X, Y)
+    assert (same.mi, same.mi_sigma) == (ref.mi, ref.mi_sigma)
+    assert other.mi != ref.mi
+    assert "role_probs" not in ref.settings and other.settings["role_probs"] == [0.2, 0.4, 0.4]
+    with pytest.raises(ValueError, match="needs 2 probabilities"):
+        _tiny("c", role_probs=(0.5, 0.25, 0.25))
+    from minde.api import _fit_group
+    with pytest.raises(ValueError, match="seed 1 differs"):
+        _fit_group([_tiny("j"), _tiny("j", seed=1, role_probs=(0.2, 0.4, 0.4))], [(X, Y), (X, Y)])

@@ -229,6 +229,8 @@ def test_api_checkpoint_other_data_or_seed_is_ignored(tmp_path: Path, monkeypatc
     monkeypatch.setattr(training, "save_state", _real_save)
     with pytest.warns(CheckpointWarning, match="init_sha256"):
         minde.MINDE("c", seed=1, **kw).fit(x, y)
+    with pytest.warns(CheckpointWarning, match="role_probs"):
+        minde.MINDE("c", role_probs=(0.25, 0.75), **kw).fit(x, y)
 
 
 def test_api_resumes_finished_training_and_seeds(tmp_path: Path, monkeypatch) -> None:

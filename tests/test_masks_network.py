@@ -2,8 +2,11 @@
 import pytest
 import torch
 
+from minde.importance import make_sampler
 from minde.masks import CONDITIONING, DIFFUSED, KIND_MASKS, MARGINALISED, Mask, MaskTable, build_inputs, loss_weights
 from minde.network import ScoreNet, default_hidden
+from minde.sde import VPSDE
+from minde.training import _make_chunk
 
 
 def _inputs(roles, dims=(2, 3)):
@@ -45,6 +48,29 @@ def test_kind_mask_probabilities():
         MaskTable.for_kind("x", (1, 1))
     with pytest.raises(ValueError, match="unknown role"):
         Mask(("noisy", DIFFUSED))
+
+
+def _drawn_roles(probs, steps: int) -> torch.Tensor:
+    """Which of kind "j"'s masks each training step drew (0 joint, 1 X|Y, 2 Y|X), read off the
+    time entries of the inputs that training builds (a conditioning variable has time 0)."""
+    sde = VPSDE()
+    table = MaskTable.for_kind("j", (2, 3), probs=probs)
+    data = torch.randn(50, 5, generator=torch.Generator().manual_seed(1))
+    gens = [torch.Generator().manual_seed(0)]
+    chunk = _make_chunk(data, steps, 4, table, sde, make_sampler(False, sde), gens)
+    t_x, t_y = chunk.t_vec[:, 0, 0, 0], chunk.t_vec[:, 0, 1, 0]  # (steps,)
+    return torch.where(t_y == 0, 1, torch.where(t_x == 0, 2, 0))
+
+
+def test_role_probs_set_how_often_each_mask_is_trained():
+    assert torch.equal(_drawn_roles((0.0, 1.0, 0.0), 200), torch.ones(200, dtype=torch.long))
+    assert torch.equal(_drawn_roles(None, 300), _drawn_roles((0.5, 0.25, 0.25), 300))
+    counts = torch.bincount(_drawn_roles((0.2, 0.4, 0.4), 4000), minlength=3).double() / 4000
+    assert torch.allclose(counts, torch.tensor([0.2, 0.4, 0.4], dtype=torch.float64), atol=0.03)  # ~4 SE
+    for bad, msg in (((0.5, 0.5), "needs 3 probabilities"), ((0.6, 0.3, 0.3), "sum to 1"),
+                     ((-0.5, 1.0, 0.5), "non-negative")):
+        with pytest.raises(ValueError, match=msg):
+            MaskTable.for_kind("j", (1, 1), probs=bad)
 
 
 @pytest.mark.parametrize("k,d,v,h", [(1, 2, 2, 64), (3, 7, 2, 16)])

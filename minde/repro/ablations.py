@@ -352,7 +352,8 @@ def score_error_terms(learned: Callable, exact: Callable, x: Any, y: Any, kind: 
 
 def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: str,
                       seed: int) -> list[dict[str, Any]]:
-    """Tidy rows (task, seed, kind, quantity, value, stderr) of one trained model (docs/method.md §3, §14).
+    """Tidy rows (task, seed, kind, role_probs, steps, quantity, value, stderr) of one trained model
+    (docs/method.md §3, §14); role_probs: how often training drew each of the kind's masks, e.g. "0.5/0.25/0.25".
 
     The test set and the trained noise predictor are those ``model.estimate`` evaluates, drawn with
     the model's evaluation generator, so ``mi[learned]`` equals ``model.estimate(x_test, y_test).mi``; the exact
@@ -360,6 +361,7 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
     the model's ``mc_iter`` passes (nats), stderr their standard error across passes.
     """
     from minde.bench.tasks import get_task
+    from minde.masks import KIND_MASKS
 
     if model.n_seeds != 1:
         raise ValueError(f"model_score_error takes a model of one seed, not an ensemble of {model.n_seeds}")
@@ -372,7 +374,9 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
         sde=model.sde, sampler=model.sampler, sigma=model.sigma, mc_iter=model.settings.mc_iter,
         generator=lambda: model._eval_generators()[0], batch_size=model.eval_batch_size)
     seconds = time.perf_counter() - start
-    keys = dict(task=task, seed=seed, kind=model.kind)
+    probs = model.role_probs or [p for _, p in KIND_MASKS[model.kind]]
+    keys = dict(task=task, seed=seed, kind=model.kind, role_probs="/".join(f"{p:g}" for p in probs),
+                steps=model.settings.steps)
     rows = [dict(keys, quantity="truth", value=float(get_task(task).mi), stderr=0.0)]
     for q, v in passes.items():
         se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan")
@@ -383,18 +387,20 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
 
 
 def run_score_error(budget: str, tasks: Sequence[str], seeds: Sequence[int] = (0,),
-                    kinds: Sequence[str] = ("c", "j"), device: str = "auto") -> pd.DataFrame:
+                    kinds: Sequence[str] = ("c", "j"), device: str = "auto", **kw: Any) -> pd.DataFrame:
     """docs/method.md §3, §4, §14: how much of MINDE's error on Gaussian tasks is score error, by role.
 
     Trains one model per (task, kind, seed) (``fit_task_seeds``) and, on its standardised test set
     with the same t and eps draws, evaluates the estimator with the learned scores, the exact ones
     and the hybrids, and the error energy of each role (``score_error_terms``). Tidy rows:
-    task, seed, kind, quantity, value (nats, or seconds for ``*_seconds``), stderr.
+    task, seed, kind, role_probs, steps, quantity, value (nats, or seconds for ``*_seconds``), stderr.
+    ``kw`` goes to ``MINDE`` (e.g. ``role_probs=(0.2, 0.4, 0.4)`` with one kind, or ``steps``).
     """
     rows: list[dict[str, Any]] = []
     for task in tasks:
         task_gaussian(task)  # fail before training when the task has no closed-form scores
         for kind in kinds:
-            for seed, (m, xt, yt, _) in zip(seeds, fit_task_seeds(task, kind, budget, seeds, device)):
+            fits = fit_task_seeds(task, kind, budget, seeds, device, **kw)
+            for seed, (m, xt, yt, _) in zip(seeds, fits):
                 rows += model_score_error(m, xt, yt, task, seed)
     return pd.DataFrame(rows)

@@ -264,8 +264,8 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
             first.importance_sampling, first.train_importance_sampling, first.role_probs,
             prepared[0][0].shape[0])
         if not same:
-            raise ValueError("a group needs single-seed models of one kind, budget, device and "
-                             "sampler, and training sets of one size and dims; model of seed "
+            raise ValueError("a group needs single-seed models of one kind, budget, device, "
+                             "sampler and role_probs, and training sets of one size and dims; model of seed "
                              f"{m.seed} differs from that of seed {first.seed}")
     hidden, d = prepared[0][1], sum(first.dims)
     seeds = [m.seed for m in models]

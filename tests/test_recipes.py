@@ -36,3 +36,17 @@ def test_cli_rejects_an_unknown_recipe(monkeypatch, tmp_path: Path, capsys) -> N
     with pytest.raises(SystemExit):
         recipes.main(["--out", str(tmp_path / "r.csv"), "--recipes", "constant-is,no-such"])
     assert "no-such" in capsys.readouterr().err
+
+
+def test_joint_share_reaches_minde_j_only(tmp_path: Path) -> None:
+    """A recipe's joint_share sets MINDE-J's role probabilities and leaves MINDE-C alone."""
+    base = recipes.RECIPES["cosine-uniform"]
+    j80 = recipes.RECIPES["cosine-uniform-j80"]
+    assert j80.minde_kwargs(3, "j")["role_probs"] == pytest.approx((0.8, 0.1, 0.1))
+    assert "role_probs" not in j80.minde_kwargs(3, "c")
+    assert j80.minde_kwargs(3, "c") == base.minde_kwargs(3, "c")
+    df = recipes.run_recipe_screen({"base": base, "j80": j80}, ["1v1-normal-0.75"], [0], n_train=300,
+                                   n_test=200, budget="smoke", progress=False, max_steps=40)
+    est = df.set_index(["recipe", "variant"])["estimate"]
+    assert est[("j80", "minde_c")] == est[("base", "minde_c")]
+    assert est[("j80", "minde_j")] != est[("base", "minde_j")]

@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 
 __all__ = ["DIFFUSED", "CONDITIONING", "MARGINALISED", "Mask", "MaskTable", "KIND_MASKS",
-           "check_role_probs", "build_inputs", "loss_weights"]
+           "check_role_probs", "resolved_role_probs", "build_inputs", "loss_weights"]
 
 Role = Literal["diffused", "conditioning", "marginalised"]
 DIFFUSED: Role = "diffused"
@@ -75,9 +75,8 @@ class MaskTable:
     def for_kind(kind: str, dims: tuple[int, int], device: torch.device | str = "cpu",
                  probs: Sequence[float] | None = None) -> "MaskTable":
         """The training masks of kind "c" or "j", drawn with ``probs`` (default: ``KIND_MASKS``'s)."""
-        probs = check_role_probs(kind, probs)  # also rejects an unknown kind
-        masks, default = zip(*KIND_MASKS[kind])
-        return MaskTable.build(masks, dims, probs or default, device)
+        p = resolved_role_probs(kind, probs)  # also rejects an unknown kind
+        return MaskTable.build(tuple(m for m, _ in KIND_MASKS[kind]), dims, p, device)
 
     def gather(self, index: torch.Tensor) -> "MaskTable":
         """Select masks by index (any shape); trailing dims (D) or (V) are kept."""
@@ -99,6 +98,11 @@ def check_role_probs(kind: str, probs: Sequence[float] | None) -> tuple[float, .
     if not all(math.isfinite(v) and v >= 0 for v in p) or not math.isclose(sum(p), 1.0, abs_tol=1e-9):
         raise ValueError(f"role_probs must be non-negative and sum to 1, got {list(probs)}")
     return p
+
+
+def resolved_role_probs(kind: str, probs: Sequence[float] | None) -> tuple[float, ...]:
+    """``probs`` validated (``check_role_probs``), or ``KIND_MASKS``' probabilities when None."""
+    return check_role_probs(kind, probs) or tuple(p for _, p in KIND_MASKS[kind])
 
 
 def _mask_rows(mask: Mask, dims: tuple[int, ...], total: int) -> tuple[list[float], ...]:

@@ -361,7 +361,7 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
     the model's ``mc_iter`` passes (nats), stderr their standard error across passes.
     """
     from minde.bench.tasks import get_task
-    from minde.masks import KIND_MASKS
+    from minde.masks import resolved_role_probs
 
     if model.n_seeds != 1:
         raise ValueError(f"model_score_error takes a model of one seed, not an ensemble of {model.n_seeds}")
@@ -374,7 +374,7 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
         sde=model.sde, sampler=model.sampler, sigma=model.sigma, mc_iter=model.settings.mc_iter,
         generator=lambda: model._eval_generators()[0], batch_size=model.eval_batch_size)
     seconds = time.perf_counter() - start
-    probs = model.role_probs or [p for _, p in KIND_MASKS[model.kind]]
+    probs = resolved_role_probs(model.kind, model.role_probs)
     keys = dict(task=task, seed=seed, kind=model.kind, role_probs="/".join(f"{p:g}" for p in probs),
                 steps=model.settings.steps)
     rows = [dict(keys, quantity="truth", value=float(get_task(task).mi), stderr=0.0)]

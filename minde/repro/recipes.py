@@ -120,8 +120,8 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
     steps, seconds (training seconds per model), git_rev (the code revision), plus the recipe's
     settings. ``max_steps`` caps every recipe's steps (in proportion), for plumbing checks at the
-    smoke budget. With ``out`` (a CSV
-    path) finished (recipe, task, kind) groups are saved after each group and skipped on a rerun.
+    smoke budget. With ``out`` (a CSV path) finished (recipe, task, kind) groups are saved after
+    each group and skipped on a rerun.
     """
     from tqdm import tqdm
 

@@ -71,12 +71,40 @@ def test_failing_notebook_does_not_stop_the_others(tmp_path, capsys):
 
 
 def test_kernels_use_ipc_where_available():
-    """IPC transport: ipykernel only warns about unencrypted connections over TCP."""
-    cfg = reproduce.kernel_config()
+    """IPC transport: ipykernel only warns about unencrypted connections over TCP. Each kernel's
+    sockets have a prefix of their own, absolute, in jupyter's runtime folder."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    cfg, other = reproduce.kernel_config(), reproduce.kernel_config()
     if os.name == "posix":
         assert cfg.KernelManager.transport == "ipc"
+        prefix = Path(cfg.KernelManager.ip)
+        assert prefix.is_absolute() and prefix.parent == Path(jupyter_runtime_dir()).resolve()
+        assert cfg.KernelManager.ip != other.KernelManager.ip
     else:
         assert "KernelManager" not in cfg
+
+
+@pytest.mark.timeout(300)
+def test_two_runners_in_one_folder_at_once(tmp_path):
+    """Two runner processes start kernels for notebooks of one folder at the same moment: each
+    notebook runs in its own kernel, and no socket file is left in the folder."""
+    import subprocess
+    import sys
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    for name in ("a_one", "b_two"):
+        _write_nb(nbs / f"{name}.ipynb", f"import os, time\ntime.sleep(3)\nopen('{name}.txt', 'w').write(str(os.getpid()))")
+    cmd = [sys.executable, "-m", "minde.reproduce", "--budget", "smoke", "--notebooks", str(nbs), "--no-report"]
+    procs = [subprocess.Popen(cmd + ["--runs", str(tmp_path / f"runs_{name}"), "--only", name], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for name in ("a_one", "b_two")]
+    outs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    pids = {(nbs / f"{name}.txt").read_text() for name in ("a_one", "b_two")}
+    assert len(pids) == 2  # two kernels, not one answering both runners
+    assert sorted(p.name for p in nbs.iterdir()) == ["a_one.ipynb", "a_one.txt", "b_two.ipynb", "b_two.txt"]
 
 
 @pytest.mark.notebooks

@@ -10,6 +10,8 @@ A run of every notebook then regenerates the claims report ``reports/<budget>.md
 
 Kernels talk to the runner over IPC (Unix sockets) rather than TCP, so ipykernel has no reason
 to warn that the connection is unencrypted ("Kernel is running over TCP without encryption").
+Each kernel's sockets get a name of their own in jupyter's runtime folder, so several runners
+may execute notebooks of one folder at the same time.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import fnmatch
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,12 +77,16 @@ _MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to about 107 bytes
 
 
 def kernel_config():
-    """Kernel-manager settings for papermill: IPC transport where it works, else the default TCP.
+    """Kernel-manager settings for one papermill kernel: IPC transport where it works, else TCP.
 
     Over TCP without CurveZMQ keys, ipykernel's ``init_sockets`` logs a warning on every start;
-    an IPC kernel binds Unix sockets next to its connection file (jupyter's runtime folder) and
-    logs nothing. Windows has no IPC transport, and a very long runtime path would not fit in a
-    socket address, so those keep TCP.
+    an IPC kernel binds Unix sockets and logs nothing. jupyter_client would name the sockets
+    ``kernel-ipc-1`` ... relative to the working directory (the notebook's folder), so two runners
+    executing notebooks of one folder at once would bind the same sockets and read each other's
+    messages ("Invalid Signature"), and the files would stay behind in the folder. Each call
+    therefore names a fresh prefix in jupyter's runtime folder; the kernel manager removes the
+    sockets at shutdown. Windows has no IPC transport, and a very long runtime path would not fit
+    in a socket address, so those keep TCP.
     """
     from traitlets.config import Config
 
@@ -87,10 +94,12 @@ def kernel_config():
         return Config()
     from jupyter_core.paths import jupyter_runtime_dir
 
-    longest = Path(jupyter_runtime_dir()) / f"kernel-{'0' * 36}-ipc-99"
-    if len(str(longest)) > _MAX_SOCKET_PATH:
+    runtime = Path(jupyter_runtime_dir()).resolve()
+    prefix = runtime / f"minde-{uuid.uuid4().hex}-ipc"
+    if len(f"{prefix}-99") > _MAX_SOCKET_PATH:
         return Config()
-    return Config({"KernelManager": {"transport": "ipc"}})
+    runtime.mkdir(parents=True, exist_ok=True)
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(prefix)}})
 
 
 def run_notebook(path: Path, budget: str, out_dir: Path, parameters: dict, root: Path | None = None,

@@ -109,10 +109,11 @@ def test_cyclic_pairing_has_no_fixed_points() -> None:
 
 
 class _GaussianStub:
-    """Stand-in for minde.MINDE: the Gaussian MI of (x, y) on the test set, -1/2 log det-ratio."""
+    """Stand-in for minde.MINDE: the Gaussian MI of (x, y) on the test set, -1/2 log det-ratio,
+    scaled by (1 + k) for the k-th model of a seed group so that seeds are told apart."""
 
-    def __init__(self, kind: str, **_: object) -> None:
-        self.kind = kind
+    def __init__(self, kind: str, seed: int = 0, n_seeds: int = 1, **_: object) -> None:
+        self.kind, self.seed, self.n_seeds = kind, seed, n_seeds
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> "_GaussianStub":
         return self
@@ -121,7 +122,9 @@ class _GaussianStub:
         c = np.corrcoef(np.concatenate([x, y], 1), rowvar=False) + 1e-6 * np.eye(x.shape[1] + y.shape[1])
         dx = x.shape[1]
         mi = 0.5 * (np.linalg.slogdet(c[:dx, :dx])[1] + np.linalg.slogdet(c[dx:, dx:])[1] - np.linalg.slogdet(c)[1])
-        return types.SimpleNamespace(mi=mi, mi_sigma=mi * 1.01)
+        per_seed = [mi * (1 + k) for k in range(self.n_seeds)]
+        return types.SimpleNamespace(mi=float(np.mean(per_seed)), mi_sigma=1.01 * float(np.mean(per_seed)),
+                                     mi_per_seed=per_seed, mi_sigma_per_seed=[1.01 * m for m in per_seed])
 
 
 def _check_result_frame(df: pd.DataFrame, cfg: cons.ConsistencyBudget, n_variants: int) -> None:
@@ -161,6 +164,66 @@ def test_plot_consistency_three_panels() -> None:
         assert any(list(line.get_ydata()) == [ideal, ideal] for line in ax.get_lines())
     labels = fig.legends[0].get_texts()
     assert {t.get_text() for t in labels} == {"MINDE-C", "MINDE-C(σ)", "InfoNCE", "ideal"}
+
+
+def test_seeds_train_one_group_and_ratios_pair_estimates_of_one_seed(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    monkeypatch.setattr(minde, "MINDE", _GaussianStub, raising=False)
+    calls: list[int] = []
+
+    def fake_baseline(method, arrays, cfg, seed):
+        calls.append(seed)
+        return {"mi": 0.5 + seed}
+
+    monkeypatch.setattr(cons, "_fit_baseline", fake_baseline)
+    monkeypatch.setattr(cons, "_available_baselines", lambda b: tuple(b))
+    cfg = cons.CONSISTENCY_BUDGETS["smoke"]
+    df = cons.run_consistency("smoke", baselines=("infonce",), seeds=[3, 4], cache_dir=tmp_path, progress=False)
+    n_quantities = len(cons.needed_quantities(cfg))
+    assert sorted(set(calls)) == [3, 4] and len(calls) == 2 * n_quantities  # each baseline once per seed
+    assert sorted(df["seed"].unique()) == [3, 4]
+    for seed in (3, 4):
+        _check_result_frame(df[df["seed"] == seed], cfg, n_variants=5)
+    key = ["test", "r", "method", "variant"]
+    s3 = df[df["seed"] == 3].set_index(key).sort_index()
+    s4 = df[df["seed"] == 4].set_index(key).sort_index()
+    minde_rows = s3.index.get_level_values("method").str.startswith("MINDE")
+    # the stub's second model reads twice the first: each seed's ratio uses its own estimates only
+    np.testing.assert_allclose(s4["estimate_numerator"][minde_rows], 2 * s3["estimate_numerator"][minde_rows])
+    np.testing.assert_allclose(s4["ratio"][minde_rows], s3["ratio"][minde_rows])
+    base = s3.loc[~minde_rows]
+    np.testing.assert_allclose(base["estimate_numerator"], 3.5)
+    np.testing.assert_allclose(s4.loc[~minde_rows, "estimate_denominator"], 4.5)
+
+
+@pytest.mark.parametrize("bad", [[], [0, 2], [1, 0], [-1, 0], [True, False], "012", [0.0, 1.0], 3])
+def test_seeds_must_be_consecutive_non_negative_integers(bad) -> None:
+    with pytest.raises(ValueError, match="seeds must be consecutive non-negative integers"):
+        cons.check_seeds(bad)
+    assert cons.check_seeds(range(2, 5)) == (2, 3, 4) and cons.check_seeds([np.int64(0)]) == (0,)
+
+
+def test_plot_consistency_mean_and_band_over_seeds() -> None:
+    from matplotlib.collections import PolyCollection
+
+    from minde.plots.consistency import plot_consistency, seed_summary
+
+    rows = [dict(test=t, r=r, method="MINDE-C", variant="mi", seed=s, ratio=i * (0.5 + 0.1 * s) + r / 100, ideal=i)
+            for t, i in cons.TEST_IDEALS.items() for r in (4, 16) for s in (0, 1, 2)]
+    df = pd.DataFrame(rows)
+    summary = seed_summary(df)
+    assert len(summary) == 6 and (summary["n_seeds"] == 3).all()
+    base = summary[summary["test"] == "baseline"].set_index("r")
+    np.testing.assert_allclose(base["mean"], [0.64, 0.76])
+    np.testing.assert_allclose(base["std"], [0.1, 0.1])
+    fig = plot_consistency(df, title="t")
+    assert "mean ± std over 3 seeds" in fig._suptitle.get_text()
+    for ax, ideal in zip(fig.axes, cons.TEST_IDEALS.values()):
+        line = ax.get_lines()[0]
+        np.testing.assert_allclose(line.get_ydata(), [ideal * 0.6 + 0.04, ideal * 0.6 + 0.16])
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 1  # the ± std band
+    one = plot_consistency(df[df["seed"] == 0], title="t")
+    assert one._suptitle.get_text() == "t" and not any(ax.collections for ax in one.axes)
 
 
 def test_plotting_imports_no_training_code() -> None:

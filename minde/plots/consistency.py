@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["PANELS", "variant_label", "plot_consistency"]
+__all__ = ["PANELS", "variant_label", "seed_summary", "plot_consistency"]
 
 # docs/method.md §11: (test key, panel title, y-axis label) of the three panels, in order (a), (b), (c).
 PANELS: tuple[tuple[str, str, str], ...] = (
@@ -26,26 +26,46 @@ def variant_label(method: str, variant: str) -> str:
     return f"{name}(σ)" if variant == "mi_sigma" else name
 
 
+def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """docs/method.md §11: mean, std (ddof 1; 0 for one seed) and number of seeds of each ratio.
+
+    One row per (test, method, variant, r); rows without a ``seed`` column count as one seed."""
+    keys = ["test", "method", "variant", "r"]
+    g = df.groupby(keys, sort=True)["ratio"]
+    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0.0), "n_seeds": g.size()}).reset_index()
+    out["ideal"] = df.groupby(keys, sort=True)["ideal"].first().to_numpy()
+    return out
+
+
 def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:
     """docs/method.md §11: three panels of ratio against crop level r, one line per method/variant.
 
     Args:
-        df: rows with columns test, r, method, variant, ratio, ideal (as written by
-            minde.repro.consistency.save_consistency); ratios are dimensionless.
+        df: rows with columns test, r, method, variant, ratio, ideal and optionally seed (as
+            written by minde.repro.consistency.save_consistency); ratios are dimensionless.
         title: optional figure title.
 
     Returns:
-        The figure; each panel draws its ideal value as a dashed black line.
+        The figure. Each line is the mean over seeds; with more than one seed a band and error
+        bars show ± one standard deviation and the title says how many seeds. Each panel draws its ideal
+        value as a dashed black line.
     """
+    summary = seed_summary(df)
+    n_seeds = int(summary["n_seeds"].max()) if len(summary) else 0
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), constrained_layout=True)
-    colours = {m: f"C{i}" for i, m in enumerate(sorted(df["method"].unique()))}  # one per method
+    colours = {m: f"C{i}" for i, m in enumerate(sorted(summary["method"].unique()))}  # one per method
     for ax, (test, panel_title, ylabel) in zip(axes, PANELS):
-        sub = df[df["test"] == test]
+        sub = summary[summary["test"] == test]
         for (method, variant), grp in sub.groupby(["method", "variant"], sort=True):
             grp = grp.sort_values("r")
             lab = variant_label(method, variant)
             style, marker = (":", "s") if variant == "mi_sigma" else ("-", "o")  # ideal alone is dashed
-            ax.plot(grp["r"], grp["ratio"], ls=style, marker=marker, ms=4, color=colours[method], label=lab)
+            ax.plot(grp["r"], grp["mean"], ls=style, marker=marker, ms=4, color=colours[method], label=lab)
+            if n_seeds > 1:
+                ax.fill_between(grp["r"], grp["mean"] - grp["std"], grp["mean"] + grp["std"],
+                                color=colours[method], alpha=0.12, lw=0)
+                ax.errorbar(grp["r"], grp["mean"], yerr=grp["std"], fmt="none", ecolor=colours[method],
+                            elinewidth=0.8, capsize=2)  # visible where a test has a single r
         if len(sub):
             ax.axhline(float(sub["ideal"].iloc[0]), color="black", ls=(0, (4, 3)), lw=1, label="ideal")
         ax.set(title=panel_title, xlabel="rows kept $r$", ylabel=ylabel)
@@ -58,5 +78,5 @@ def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:
                 names.append(n)
     fig.legend(handles, names, loc="outside right center", frameon=False)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(f"{title}; mean ± std over {n_seeds} seeds" if n_seeds > 1 else title)
     return fig

@@ -14,12 +14,16 @@ Protocol (choices marked *open* in docs/method.md §11 are stated here and switc
   (i, pi(i)) for a random cyclic shift pi of a random permutation (no image paired with itself).
 - (b) stops at r + k = 25: at r + k = 28, B_{r+k} = A and both MIs are the estimator's ceiling.
 - r grids are multiples-of-3 offsets so that the denominators of (b) are (a)'s numerators:
-  every distinct MI is estimated once per estimator and shared between tests.
+  every distinct MI is estimated once per estimator and seed and shared between tests.
+- Seeds: the first seed drives the autoencoders and the image pairing, which every seed shares;
+  the estimators are trained once per seed (MINDE as one seed group, ``MINDE(n_seeds=K)``), and
+  each seed's ratios use that seed's estimates only, so the spread over seeds is the estimators'.
 """
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +41,7 @@ __all__ = [
     "Quantity",
     "RESULT_COLUMNS",
     "TEST_IDEALS",
+    "check_seeds",
     "crop_top_rows",
     "needed_crop_levels",
     "needed_quantities",
@@ -177,16 +182,27 @@ def quantity_arrays(q: Quantity, latents: dict, k: int = 3) -> tuple[np.ndarray,
     return x_tr, y_tr, x_te, y_te
 
 
-def _fit_minde(kind: str, arrays: tuple, cfg: ConsistencyBudget, seed: int, device: str, progress: bool) -> dict:
-    """docs/method.md §3: fit one MINDE model of type kind; both variants in nats."""
+def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    """The seeds of one consistency run: consecutive non-negative integers (one MINDE seed group)."""
+    items = list(seeds) if isinstance(seeds, (list, tuple, range)) else None
+    ok = bool(items) and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items)
+    if not ok or items[0] < 0 or items != list(range(items[0], items[0] + len(items))):
+        raise ValueError(f"seeds must be consecutive non-negative integers such as [0, 1, 2]; got {seeds!r}")
+    return tuple(int(s) for s in items)
+
+
+def _fit_minde(kind: str, arrays: tuple, cfg: ConsistencyBudget, seeds: tuple[int, ...], device: str,
+               progress: bool) -> list[dict]:
+    """docs/method.md §3: fit one MINDE model of type kind per seed, as one seed group; both
+    variants in nats, one dict per seed."""
     import minde
 
     est = minde.MINDE(kind=kind, budget=cfg.estimator_budget, steps=cfg.minde_steps,
                       batch_size=cfg.minde_batch_size, lr=cfg.minde_lr, hidden=cfg.minde_hidden,
-                      seed=seed, device=device, progress=progress)
+                      seed=seeds[0], n_seeds=len(seeds), device=device, progress=progress)
     est.fit(arrays[0], arrays[1])
     res = est.estimate(arrays[2], arrays[3])
-    return {"mi": float(res.mi), "mi_sigma": float(res.mi_sigma)}
+    return [{"mi": float(m), "mi_sigma": float(ms)} for m, ms in zip(res.mi_per_seed, res.mi_sigma_per_seed)]
 
 
 def _fit_baseline(method: str, arrays: tuple, cfg: ConsistencyBudget, seed: int) -> dict:
@@ -214,52 +230,61 @@ def estimate_quantities(
     cfg: ConsistencyBudget,
     kinds: tuple[str, ...] = ("c", "j"),
     baselines: tuple[str, ...] = ("infonce",),
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     device: str = "auto",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """docs/method.md §11: every needed MI by every estimator.
+    """docs/method.md §11: every needed MI by every estimator and seed.
 
     Returns:
-        Tidy frame (quantity, r, method, variant, estimate [nats], seconds); seconds is the fit and
-        estimation time of the model, shared by the two variants of one MINDE model.
+        Tidy frame (quantity, r, method, variant, seed, estimate [nats], seconds); seconds is the
+        fit and estimation time of one model, shared by the two variants of a MINDE model (for a
+        seed group, the group's time divided by its number of seeds).
     """
+    seeds = check_seeds(seeds)
     jobs = [(MINDE_LABELS[k], "minde", k) for k in kinds]
     jobs += [(b, "baseline", b) for b in _available_baselines(tuple(baselines))]
     rows = []
     for q in needed_quantities(cfg):
         arrays = quantity_arrays(q, latents, cfg.k)
+        empty = arrays[0].shape[1] == 0 or arrays[1].shape[1] == 0  # a constant variable: MI 0 exactly
         for label, family, name in jobs:
-            start = time.perf_counter()
-            if arrays[0].shape[1] == 0 or arrays[1].shape[1] == 0:
-                values = {"mi": 0.0, "mi_sigma": 0.0} if family == "minde" else {"mi": 0.0}  # constant variable
-            elif family == "minde":
-                values = _fit_minde(name, arrays, cfg, seed, device, progress)
+            if family == "minde":
+                start = time.perf_counter()
+                per_seed = ([{"mi": 0.0, "mi_sigma": 0.0}] * len(seeds) if empty
+                            else _fit_minde(name, arrays, cfg, seeds, device, progress))
+                seconds = [(time.perf_counter() - start) / len(seeds)] * len(seeds)
             else:
-                values = _fit_baseline(name, arrays, cfg, seed)
-            seconds = time.perf_counter() - start
-            rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, estimate=e, seconds=seconds)
-                     for v, e in values.items()]
-    return pd.DataFrame(rows, columns=["quantity", "r", "method", "variant", "estimate", "seconds"])
+                per_seed, seconds = [], []
+                for seed in seeds:
+                    start = time.perf_counter()
+                    per_seed.append({"mi": 0.0} if empty else _fit_baseline(name, arrays, cfg, seed))
+                    seconds.append(time.perf_counter() - start)
+            rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, seed=seed, estimate=e, seconds=sec)
+                     for seed, values, sec in zip(seeds, per_seed, seconds) for v, e in values.items()]
+    return pd.DataFrame(rows, columns=["quantity", "r", "method", "variant", "seed", "estimate", "seconds"])
 
 
-def _ratio_row(test: str, r: int, num: pd.Series, den: pd.Series) -> dict:
-    """docs/method.md §11: one result row from numerator and denominator estimate rows."""
+def _ratio_row(test: str, r: int, num, den) -> dict:
+    """docs/method.md §11: one result row from numerator and denominator estimate rows (one seed)."""
     ratio = num.estimate / den.estimate if den.estimate != 0 else float("nan")
     return dict(test=test, r=r, method=num.method, variant=num.variant, estimate_numerator=num.estimate,
-                estimate_denominator=den.estimate, ratio=ratio, ideal=TEST_IDEALS[test], seconds=num.seconds)
+                estimate_denominator=den.estimate, ratio=ratio, ideal=TEST_IDEALS[test], seconds=num.seconds,
+                seed=num.seed)
 
 
-def consistency_ratios(estimates: pd.DataFrame, cfg: ConsistencyBudget, budget: str = "", seed: int = 0) -> pd.DataFrame:
+def consistency_ratios(estimates: pd.DataFrame, cfg: ConsistencyBudget, budget: str = "") -> pd.DataFrame:
     """docs/method.md §11: the ratios of tests (a)-(c) from the estimates of estimate_quantities.
 
     Returns:
-        Tidy frame with RESULT_COLUMNS. ``r`` is the crop level (for data processing the lower
-        one, r, of the pair r, r + k); ``seconds`` is the numerator's fit + estimation time.
+        Tidy frame with RESULT_COLUMNS, one row per test, r, method, variant and seed; numerator
+        and denominator come from the same seed. ``r`` is the crop level (for data processing the
+        lower one, r, of the pair r, r + k); ``seconds`` is the numerator's fit + estimation time.
     """
-    est = {(row.quantity, row.r, row.method, row.variant): row for row in estimates.itertuples(index=False)}
+    est = {(row.quantity, row.r, row.method, row.variant, row.seed): row
+           for row in estimates.itertuples(index=False)}
     rows = []
-    for (quantity, r, method, variant), num in est.items():
+    for (quantity, r, method, variant, seed), num in est.items():
         if quantity == "ab" and r in cfg.r_grid:
             test, den_level = "baseline", IMAGE_SIDE
         elif quantity == "dp":
@@ -268,16 +293,16 @@ def consistency_ratios(estimates: pd.DataFrame, cfg: ConsistencyBudget, budget: 
             test, den_level = "additivity", r
         else:
             continue  # an I(A; B_r) needed only as a denominator
-        rows.append(_ratio_row(test, r, num, est[("ab", den_level, method, variant)]))
-    df = pd.DataFrame(rows).assign(budget=budget, seed=seed)
-    return df[RESULT_COLUMNS].sort_values(["test", "method", "variant", "r"], ignore_index=True)
+        rows.append(_ratio_row(test, r, num, est[("ab", den_level, method, variant, seed)]))
+    df = pd.DataFrame(rows).assign(budget=budget)
+    return df[RESULT_COLUMNS].sort_values(["test", "method", "variant", "r", "seed"], ignore_index=True)
 
 
 def run_consistency(
     budget: str = "quick",
     kinds: tuple[str, ...] = ("c", "j"),
     baselines: tuple[str, ...] = ("infonce",),
-    seed: int = 0,
+    seeds: Sequence[int] = (0,),
     device: str = "auto",
     cache_dir: Path | None = None,
     progress: bool = True,
@@ -289,15 +314,19 @@ def run_consistency(
         budget: key of CONSISTENCY_BUDGETS ("smoke" | "quick" | "paper").
         kinds: MINDE model types ("c" gives MINDE-C and MINDE-C(σ), "j" MINDE-J and MINDE-J(σ)).
         baselines: minde.bench.baselines method names; skipped with a warning if that module is absent.
-        seed: drives autoencoders, image pairing and estimators.
+        seeds: consecutive seeds, e.g. (0, 1, 2). The first drives the autoencoders and the image
+            pairing; each seed trains its own estimators (MINDE as one seed group).
         cache_dir: autoencoder cache (default ``data/cache/autoencoders``).
         n_threads: torch intra-op threads to set (small MLPs are dispatch-bound); None leaves it.
     """
+    seeds = check_seeds(seeds)
+    if budget not in CONSISTENCY_BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; valid budgets: {', '.join(CONSISTENCY_BUDGETS)}")
     if n_threads is not None:
         import torch
 
         torch.set_num_threads(n_threads)
     cfg = CONSISTENCY_BUDGETS[budget]
-    latents = prepare_latents(cfg, budget, seed, cache_dir, progress)
-    estimates = estimate_quantities(latents, cfg, kinds, baselines, seed, device, progress)
-    return consistency_ratios(estimates, cfg, budget, seed)
+    latents = prepare_latents(cfg, budget, seeds[0], cache_dir, progress)
+    estimates = estimate_quantities(latents, cfg, kinds, baselines, seeds, device, progress)
+    return consistency_ratios(estimates, cfg, budget)

@@ -196,6 +196,45 @@ def test_seeds_train_one_group_and_ratios_pair_estimates_of_one_seed(monkeypatch
     np.testing.assert_allclose(s4.loc[~minde_rows, "estimate_denominator"], 4.5)
 
 
+def test_interrupted_run_resumes_from_its_saved_estimates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fits: list[tuple] = []
+
+    class Counting(_GaussianStub):
+        fail_after: int | None = None
+
+        def fit(self, x, y):
+            if Counting.fail_after is not None and len(fits) >= Counting.fail_after:
+                raise KeyboardInterrupt  # the run is stopped in the middle of a model
+            fits.append((self.kind, x.shape[1], y.shape[1]))
+            return self
+
+    monkeypatch.setattr(minde, "MINDE", Counting, raising=False)
+    run = lambda **kw: cons.run_consistency("smoke", baselines=(), seeds=(0, 1), cache_dir=tmp_path,  # noqa: E731
+                                            progress=False, **kw)
+    full = run(resume=False)
+    n_models = len(fits)
+    assert n_models == 2 * len(cons.needed_quantities(cons.CONSISTENCY_BUDGETS["smoke"]))
+    fits.clear()
+    assert_same = lambda a, b: pd.testing.assert_frame_equal(  # noqa: E731
+        a.drop(columns="seconds"), b.drop(columns="seconds"), check_dtype=False)
+    assert_same(run(), full)  # everything saved: nothing is refitted
+    assert fits == []
+    Counting.fail_after = 3
+    with pytest.raises(KeyboardInterrupt):
+        run(resume=False)  # starts afresh, stops after three models
+    Counting.fail_after = None
+    fits.clear()
+    assert_same(run(), full)
+    assert len(fits) == n_models - 3  # the three finished models are not trained again
+    saved = list((tmp_path / "consistency").glob("consistency_smoke_*.csv"))
+    assert len(saved) == 1
+    other = cons.progress_file(cons.CONSISTENCY_BUDGETS["smoke"], "smoke", (0, 1, 2), tmp_path / "consistency")
+    assert other != saved[0]  # other seeds: another file, never mixed
+    saved[0].write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a consistency progress file"):
+        run()
+
+
 @pytest.mark.parametrize("bad", [[], [0, 2], [1, 0], [-1, 0], [True, False], "012", [0.0, 1.0], 3])
 def test_seeds_must_be_consecutive_non_negative_integers(bad) -> None:
     with pytest.raises(ValueError, match="seeds must be consecutive non-negative integers"):

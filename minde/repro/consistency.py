@@ -18,9 +18,15 @@ Protocol (choices marked *open* in docs/method.md §11 are stated here and switc
 - Seeds: the first seed drives the autoencoders and the image pairing, which every seed shares;
   the estimators are trained once per seed (MINDE as one seed group, ``MINDE(n_seeds=K)``), and
   each seed's ratios use that seed's estimates only, so the spread over seeds is the estimators'.
+- Resuming: every finished estimate is saved at once to a progress file named after the budget's
+  settings, the seeds and the code revision; a rerun of the same configuration skips the
+  estimates found there, so an interrupted run loses at most the model in training.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -30,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minde._io import atomic_write, cache_root, source_revision
 from minde.data import check_not_constant
 from minde.repro.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
 from minde.repro.consistency_results import RESULT_COLUMNS, TEST_IDEALS, load_consistency, save_consistency
@@ -48,6 +55,7 @@ __all__ = [
     "prepare_latents",
     "quantity_arrays",
     "estimate_quantities",
+    "progress_file",
     "consistency_ratios",
     "run_consistency",
     "save_consistency",
@@ -225,6 +233,32 @@ def _available_baselines(baselines: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(baselines)
 
 
+_ESTIMATE_COLUMNS = ["quantity", "r", "method", "variant", "seed", "estimate", "seconds"]
+
+
+def progress_file(cfg: ConsistencyBudget, budget: str, seeds: Sequence[int], folder: Path) -> Path:
+    """docs/method.md §11: where a run of this configuration saves its finished estimates.
+
+    The name hashes the budget's settings, the estimator budget's settings (its training recipe),
+    the seeds and the code revision, so only a rerun of the same configuration resumes from it."""
+    from minde.config import get_budget
+
+    key = {"budget": budget, "consistency": dataclasses.asdict(cfg), "seeds": list(seeds),
+           "estimator": dataclasses.asdict(get_budget(cfg.estimator_budget)), "rev": source_revision()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return Path(folder) / f"consistency_{budget}_{digest}.csv"
+
+
+def _finished(path: Path | None) -> pd.DataFrame:
+    """Estimates saved by an earlier run (empty without a file)."""
+    if path is None or not path.exists():
+        return pd.DataFrame(columns=_ESTIMATE_COLUMNS)
+    df = pd.read_csv(path)
+    if list(df.columns) != _ESTIMATE_COLUMNS:
+        raise ValueError(f"{path} is not a consistency progress file (columns {list(df.columns)}); delete it")
+    return df
+
+
 def estimate_quantities(
     latents: dict,
     cfg: ConsistencyBudget,
@@ -233,8 +267,13 @@ def estimate_quantities(
     seeds: Sequence[int] = (0,),
     device: str = "auto",
     progress: bool = True,
+    resume_from: Path | None = None,
 ) -> pd.DataFrame:
     """docs/method.md §11: every needed MI by every estimator and seed.
+
+    Args:
+        resume_from: progress file (``progress_file``). Estimates found there are not recomputed;
+            each newly finished estimator's rows are added to it at once (atomically).
 
     Returns:
         Tidy frame (quantity, r, method, variant, seed, estimate [nats], seconds); seconds is the
@@ -244,11 +283,21 @@ def estimate_quantities(
     seeds = check_seeds(seeds)
     jobs = [(MINDE_LABELS[k], "minde", k) for k in kinds]
     jobs += [(b, "baseline", b) for b in _available_baselines(tuple(baselines))]
-    rows = []
-    for q in needed_quantities(cfg):
+    done = _finished(resume_from)
+    found = {(q, int(r), m): grp for (q, r, m), grp in done.groupby(["quantity", "r", "method"])
+             if set(grp["seed"]) >= set(seeds)}
+    quantities = needed_quantities(cfg)
+    if found and progress:
+        print(f"resuming: {len(found)} of {len(quantities) * len(jobs)} estimators already done ({resume_from})")
+    rows = [r for grp in found.values() for r in grp[grp["seed"].isin(seeds)].to_dict("records")]
+    for q in quantities:
+        if all((q.kind, q.r, label) in found for label, _, _ in jobs):
+            continue
         arrays = quantity_arrays(q, latents, cfg.k)
         empty = arrays[0].shape[1] == 0 or arrays[1].shape[1] == 0  # a constant variable: MI 0 exactly
         for label, family, name in jobs:
+            if (q.kind, q.r, label) in found:
+                continue
             if family == "minde":
                 start = time.perf_counter()
                 per_seed = ([{"mi": 0.0, "mi_sigma": 0.0}] * len(seeds) if empty
@@ -262,7 +311,9 @@ def estimate_quantities(
                     seconds.append(time.perf_counter() - start)
             rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, seed=seed, estimate=e, seconds=sec)
                      for seed, values, sec in zip(seeds, per_seed, seconds) for v, e in values.items()]
-    return pd.DataFrame(rows, columns=["quantity", "r", "method", "variant", "seed", "estimate", "seconds"])
+            if resume_from is not None:
+                atomic_write(resume_from, pd.DataFrame(rows, columns=_ESTIMATE_COLUMNS).to_csv(index=False))
+    return pd.DataFrame(rows, columns=_ESTIMATE_COLUMNS)
 
 
 def _ratio_row(test: str, r: int, num, den) -> dict:
@@ -307,6 +358,7 @@ def run_consistency(
     cache_dir: Path | None = None,
     progress: bool = True,
     n_threads: int | None = 1,
+    resume: bool = True,
 ) -> pd.DataFrame:
     """docs/method.md §11: the whole Figure 2 experiment at one budget; ratios as a tidy frame (RESULT_COLUMNS).
 
@@ -316,8 +368,11 @@ def run_consistency(
         baselines: minde.bench.baselines method names; skipped with a warning if that module is absent.
         seeds: consecutive seeds, e.g. (0, 1, 2). The first drives the autoencoders and the image
             pairing; each seed trains its own estimators (MINDE as one seed group).
-        cache_dir: autoencoder cache (default ``data/cache/autoencoders``).
+        cache_dir: cache folder (default ``data/cache``): the autoencoders go to
+            ``autoencoders/`` in it, the progress files of interrupted runs to ``consistency/``.
         n_threads: torch intra-op threads to set (small MLPs are dispatch-bound); None leaves it.
+        resume: reuse the estimates an interrupted run of the same configuration saved; False
+            recomputes them all (and overwrites that run's progress file).
     """
     seeds = check_seeds(seeds)
     if budget not in CONSISTENCY_BUDGETS:
@@ -327,6 +382,10 @@ def run_consistency(
 
         torch.set_num_threads(n_threads)
     cfg = CONSISTENCY_BUDGETS[budget]
-    latents = prepare_latents(cfg, budget, seeds[0], cache_dir, progress)
-    estimates = estimate_quantities(latents, cfg, kinds, baselines, seeds, device, progress)
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    latents = prepare_latents(cfg, budget, seeds[0], root / "autoencoders", progress)
+    saved = progress_file(cfg, budget, seeds, root / "consistency")
+    if not resume and saved.exists():
+        saved.unlink()
+    estimates = estimate_quantities(latents, cfg, kinds, baselines, seeds, device, progress, resume_from=saved)
     return consistency_ratios(estimates, cfg, budget)

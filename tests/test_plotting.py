@@ -145,3 +145,13 @@ def test_recipe_summary_compares_only_tasks_every_recipe_reached():
             for r, t, e in (("a", "t1", 0.1), ("b", "t1", 0.2), ("a", "t2", 0.5))]  # b has not reached t2
     s = analysis.recipe_summary(pd.DataFrame(rows)).set_index("recipe")
     assert s.loc["a", "tasks"] == 1 and s.loc["a", "mae"] == pytest.approx(0.1)
+
+
+def test_plot_table_shows_missing_values_as_a_dash():
+    from minde.plots.figures import plot_table
+
+    df = pd.DataFrame({"method": ["minde_c", "ksg"], "estimate_seconds": [1.234, float("nan")],
+                       "peak_gpu_mib": [np.nan, np.nan]})
+    fig = plot_table(df, title="t")
+    texts = [c.get_text().get_text() for c in fig.axes[0].tables[0].get_celld().values()]
+    assert "nan" not in texts and texts.count("–") == 3 and "1.23" in texts

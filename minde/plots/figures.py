@@ -233,9 +233,15 @@ def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: st
 
 
 def plot_table(df: pd.DataFrame, title: str | None = None, fmt: str = "{:.3g}") -> Figure:
-    """render a small table (e.g. compute cost) as a figure for PDF/PNG output."""
-    cells = [[fmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
-             for row in df.itertuples(index=False)]
+    """Render a small table (e.g. compute cost) as a figure for PDF/PNG output; a missing value
+    (NaN, e.g. the GPU memory of a CPU run) shows as "–"."""
+
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "–" if np.isnan(v) else fmt.format(v)
+        return str(v)
+
+    cells = [[cell(v) for v in row] for row in df.itertuples(index=False)]
     fig, ax = plt.subplots(figsize=(0.9 * df.shape[1] + 1, 0.3 * len(df) + 0.8))
     ax.axis("off")
     tab = ax.table(cellText=cells, colLabels=list(df.columns), loc="center")

@@ -228,6 +228,11 @@ def test_interrupted_run_resumes_from_its_saved_estimates(monkeypatch: pytest.Mo
     assert len(fits) == n_models - 3  # the three finished models are not trained again
     saved = list((tmp_path / "consistency").glob("consistency_smoke_*.csv"))
     assert len(saved) == 1
+    only_c = cons.run_consistency("smoke", kinds=("c",), baselines=(), seeds=(0, 1), cache_dir=tmp_path,
+                                  progress=False)  # a subset of the saved estimators: nothing refitted
+    assert set(only_c["method"]) == {"MINDE-C"} and len(fits) == n_models - 3
+    assert_same(run(), full)  # the other estimators' rows are still in the file
+    assert len(fits) == n_models - 3
     other = cons.progress_file(cons.CONSISTENCY_BUDGETS["smoke"], "smoke", (0, 1, 2), tmp_path / "consistency")
     assert other != saved[0]  # other seeds: another file, never mixed
     saved[0].write_text("a,b\n1,2\n")

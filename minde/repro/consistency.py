@@ -284,8 +284,10 @@ def estimate_quantities(
     jobs = [(MINDE_LABELS[k], "minde", k) for k in kinds]
     jobs += [(b, "baseline", b) for b in _available_baselines(tuple(baselines))]
     done = _finished(resume_from)
-    found = {(q, int(r), m): grp for (q, r, m), grp in done.groupby(["quantity", "r", "method"])
-             if set(grp["seed"]) >= set(seeds)}
+    labels = [label for label, _, _ in jobs]
+    kept = done[~done["method"].isin(labels)].to_dict("records")  # other estimators' rows stay in the file
+    found = {(q, int(r), m): grp for (q, r, m), grp in done[done["method"].isin(labels)].groupby(
+             ["quantity", "r", "method"]) if set(grp["seed"]) >= set(seeds)}
     quantities = needed_quantities(cfg)
     if found and progress:
         print(f"resuming: {len(found)} of {len(quantities) * len(jobs)} estimators already done ({resume_from})")
@@ -312,7 +314,7 @@ def estimate_quantities(
             rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, seed=seed, estimate=e, seconds=sec)
                      for seed, values, sec in zip(seeds, per_seed, seconds) for v, e in values.items()]
             if resume_from is not None:
-                atomic_write(resume_from, pd.DataFrame(rows, columns=_ESTIMATE_COLUMNS).to_csv(index=False))
+                atomic_write(resume_from, pd.DataFrame(kept + rows, columns=_ESTIMATE_COLUMNS).to_csv(index=False))
     return pd.DataFrame(rows, columns=_ESTIMATE_COLUMNS)
 
 

@@ -30,11 +30,9 @@ def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
     """docs/method.md §11: mean, std (ddof 1; 0 for one seed) and number of seeds of each ratio.
 
     One row per (test, method, variant, r); rows without a ``seed`` column count as one seed."""
-    keys = ["test", "method", "variant", "r"]
-    g = df.groupby(keys, sort=True)["ratio"]
-    out = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1).fillna(0.0), "n_seeds": g.size()}).reset_index()
-    out["ideal"] = df.groupby(keys, sort=True)["ideal"].first().to_numpy()
-    return out
+    out = df.groupby(["test", "method", "variant", "r"], sort=True).agg(
+        mean=("ratio", "mean"), std=("ratio", "std"), n_seeds=("ratio", "size"), ideal=("ideal", "first"))
+    return out.fillna({"std": 0.0}).reset_index()
 
 
 def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:

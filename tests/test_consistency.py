@@ -129,7 +129,7 @@ class _GaussianStub:
 
 def _check_result_frame(df: pd.DataFrame, cfg: cons.ConsistencyBudget, n_variants: int) -> None:
     """Shared checks of a smoke-budget result frame."""
-    assert list(df.columns) == cons.RESULT_COLUMNS
+    assert list(df.columns) == cons.RESULT_COLUMNS + cons.PROVENANCE_COLUMNS
     n_rows = len(cfg.r_grid) + len(cfg.r_dp) + len(cfg.r_add)
     assert len(df) == n_rows * n_variants
     assert set(df["test"]) == {"baseline", "data_processing", "additivity"}
@@ -238,6 +238,60 @@ def test_interrupted_run_resumes_from_its_saved_estimates(monkeypatch: pytest.Mo
     saved[0].write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a consistency progress file"):
         run()
+
+
+def test_resume_across_revisions_keeps_each_estimates_revision(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """A run interrupted at revision A resumes after a commit (revision B) from the same file; each
+    result row names the revisions of its numerator and denominator, the saved CSV keeps them and
+    the report counts both. Other latents (another autoencoder) never share the file."""
+    from minde.repro import report
+    from minde.repro.consistency_results import load_consistency, save_consistency
+
+    fits: list[str] = []
+
+    class Counting(_GaussianStub):
+        fail_after: int | None = None
+
+        def fit(self, x, y):
+            if Counting.fail_after is not None and len(fits) >= Counting.fail_after:
+                raise KeyboardInterrupt
+            fits.append(self.kind)
+            return self
+
+    monkeypatch.setattr(minde, "MINDE", Counting, raising=False)
+    progress_dir = tmp_path / "results" / "progress"
+    run = lambda: cons.run_consistency("smoke", kinds=("c",), baselines=(), seeds=(0, 1),  # noqa: E731
+                                       cache_dir=tmp_path, progress=False, progress_dir=progress_dir)
+    monkeypatch.setattr(cons, "source_revision", lambda: "a" * 40)
+    Counting.fail_after = 2
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    Counting.fail_after = None
+    monkeypatch.setattr(cons, "source_revision", lambda: "b" * 40)
+    df = run()
+    n_quantities = len(cons.needed_quantities(cons.CONSISTENCY_BUDGETS["smoke"]))
+    assert len(fits) == n_quantities  # two before the commit, the rest after: none twice
+    assert not (tmp_path / "consistency").exists() and len(list(progress_dir.glob("*.csv"))) == 1
+    revs = set(df["git_rev"]) | set(df["git_rev_denominator"])
+    assert revs == {"a" * 40, "b" * 40}
+    mixed = df[df["git_rev"] != df["git_rev_denominator"]]
+    assert len(mixed) > 0
+    path = save_consistency(df, tmp_path / "results" / "consistency.csv")
+    back = load_consistency(path)
+    pd.testing.assert_frame_equal(back[cons.PROVENANCE_COLUMNS], df[cons.PROVENANCE_COLUMNS])
+    loaded = report._load_table("fig02_consistency_mnist", "smoke",
+                                report.Loaded(stem="fig02_consistency_mnist", folder=path.parent))
+    counted = {"a" * 40: (df["git_rev"] == "a" * 40).sum(), "b" * 40: (df["git_rev"] == "b" * 40).sum()}
+    for rev, n in mixed["git_rev_denominator"].value_counts().items():
+        counted[rev] += n
+    assert dict(loaded.revisions) == counted
+    cfg = cons.CONSISTENCY_BUDGETS["smoke"]
+    latents = cons.prepare_latents(cfg, "smoke", 0, tmp_path / "autoencoders", progress=False)
+    same = cons.progress_file(cfg, "smoke", (0, 1), progress_dir, latents)
+    assert same.exists()
+    latents["test"][28] = latents["test"][28] + 1e-3  # another autoencoder's latents: another file
+    assert cons.progress_file(cfg, "smoke", (0, 1), progress_dir, latents) != same
 
 
 @pytest.mark.parametrize("bad", [[], [0, 2], [1, 0], [-1, 0], [True, False], "012", [0.0, 1.0], 3])

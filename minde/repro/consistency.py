@@ -18,9 +18,12 @@ Protocol (choices marked *open* in docs/method.md §11 are stated here and switc
 - Seeds: the first seed drives the autoencoders and the image pairing, which every seed shares;
   the estimators are trained once per seed (MINDE as one seed group, ``MINDE(n_seeds=K)``), and
   each seed's ratios use that seed's estimates only, so the spread over seeds is the estimators'.
-- Resuming: every finished estimate is saved at once to a progress file named after the budget's
-  settings, the seeds and the code revision; a rerun of the same configuration skips the
-  estimates found there, so an interrupted run loses at most the model in training.
+- Resuming: every finished estimate is saved at once, with the code revision that computed it,
+  to a progress file named after the budget's settings, the seeds and a digest of the latents; a
+  rerun of the same configuration skips the estimates found there, so an interrupted run loses at
+  most the model in training. The revision is not part of the name, so a run resumes across
+  commits (and, with the file committed beside the results, across machines); the result rows
+  carry the revisions of their numerator and denominator.
 """
 from __future__ import annotations
 
@@ -39,7 +42,13 @@ import pandas as pd
 from minde._io import atomic_write, cache_root, source_revision
 from minde.data import check_not_constant
 from minde.repro.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
-from minde.repro.consistency_results import RESULT_COLUMNS, TEST_IDEALS, load_consistency, save_consistency
+from minde.repro.consistency_results import (
+    PROVENANCE_COLUMNS,
+    RESULT_COLUMNS,
+    TEST_IDEALS,
+    load_consistency,
+    save_consistency,
+)
 from minde.repro.mnist import load_mnist
 
 __all__ = [
@@ -47,6 +56,7 @@ __all__ = [
     "CONSISTENCY_BUDGETS",
     "Quantity",
     "RESULT_COLUMNS",
+    "PROVENANCE_COLUMNS",
     "TEST_IDEALS",
     "check_seeds",
     "crop_top_rows",
@@ -56,6 +66,7 @@ __all__ = [
     "quantity_arrays",
     "estimate_quantities",
     "progress_file",
+    "latents_digest",
     "consistency_ratios",
     "run_consistency",
     "save_consistency",
@@ -233,18 +244,35 @@ def _available_baselines(baselines: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(baselines)
 
 
-_ESTIMATE_COLUMNS = ["quantity", "r", "method", "variant", "seed", "estimate", "seconds"]
+_ESTIMATE_COLUMNS = ["quantity", "r", "method", "variant", "seed", "estimate", "seconds", "git_rev"]
 
 
-def progress_file(cfg: ConsistencyBudget, budget: str, seeds: Sequence[int], folder: Path) -> Path:
+def latents_digest(latents: dict) -> str:
+    """SHA-256 (16 hex digits) of the encoded train and test latents and the image pairing: two
+    runs share estimates only when their autoencoders encode the images bit for bit alike."""
+    h = hashlib.sha256()
+    for split in ("train", "test"):
+        for r in sorted(latents[split]):
+            h.update(f"{split}{r}".encode())
+            h.update(np.ascontiguousarray(latents[split][r]).tobytes())
+        h.update(np.ascontiguousarray(latents["pairs"][split]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def progress_file(cfg: ConsistencyBudget, budget: str, seeds: Sequence[int], folder: Path,
+                  latents: dict | None = None) -> Path:
     """docs/method.md §11: where a run of this configuration saves its finished estimates.
 
     The name hashes the budget's settings, the estimator budget's settings (its training recipe),
-    the seeds and the code revision, so only a rerun of the same configuration resumes from it."""
+    the seeds and, given ``latents``, their digest (``latents_digest``), so only a rerun of the
+    same configuration on the same latents resumes from it. The code revision is not in the name:
+    each row records its own (column ``git_rev``), so a run resumes after a commit."""
     from minde.config import get_budget
 
     key = {"budget": budget, "consistency": dataclasses.asdict(cfg), "seeds": list(seeds),
-           "estimator": dataclasses.asdict(get_budget(cfg.estimator_budget)), "rev": source_revision()}
+           "estimator": dataclasses.asdict(get_budget(cfg.estimator_budget))}
+    if latents is not None:
+        key["latents"] = latents_digest(latents)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return Path(folder) / f"consistency_{budget}_{digest}.csv"
 
@@ -256,7 +284,7 @@ def _finished(path: Path | None) -> pd.DataFrame:
     df = pd.read_csv(path)
     if list(df.columns) != _ESTIMATE_COLUMNS:
         raise ValueError(f"{path} is not a consistency progress file (columns {list(df.columns)}); delete it")
-    return df
+    return df.assign(git_rev=df["git_rev"].fillna("").astype(str))
 
 
 def estimate_quantities(
@@ -276,9 +304,10 @@ def estimate_quantities(
             each newly finished estimator's rows are added to it at once (atomically).
 
     Returns:
-        Tidy frame (quantity, r, method, variant, seed, estimate [nats], seconds); seconds is the
-        fit and estimation time of one model, shared by the two variants of a MINDE model (for a
-        seed group, the group's time divided by its number of seeds).
+        Tidy frame (quantity, r, method, variant, seed, estimate [nats], seconds, git_rev); seconds
+        is the fit and estimation time of one model, shared by the two variants of a MINDE model
+        (for a seed group, the group's time divided by its number of seeds); git_rev is the code
+        revision that computed the estimate (an earlier one for estimates resumed from the file).
     """
     seeds = check_seeds(seeds)
     jobs = [(MINDE_LABELS[k], "minde", k) for k in kinds]
@@ -289,6 +318,7 @@ def estimate_quantities(
     found = {(q, int(r), m): grp for (q, r, m), grp in done[done["method"].isin(labels)].groupby(
              ["quantity", "r", "method"]) if set(grp["seed"]) >= set(seeds)}
     quantities = needed_quantities(cfg)
+    rev = source_revision()
     if found and progress:
         print(f"resuming: {len(found)} of {len(quantities) * len(jobs)} estimators already done ({resume_from})")
     rows = [r for grp in found.values() for r in grp[grp["seed"].isin(seeds)].to_dict("records")]
@@ -311,7 +341,8 @@ def estimate_quantities(
                     start = time.perf_counter()
                     per_seed.append({"mi": 0.0} if empty else _fit_baseline(name, arrays, cfg, seed))
                     seconds.append(time.perf_counter() - start)
-            rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, seed=seed, estimate=e, seconds=sec)
+            rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, seed=seed, estimate=e, seconds=sec,
+                          git_rev=rev)
                      for seed, values, sec in zip(seeds, per_seed, seconds) for v, e in values.items()]
             if resume_from is not None:
                 atomic_write(resume_from, pd.DataFrame(kept + rows, columns=_ESTIMATE_COLUMNS).to_csv(index=False))
@@ -323,16 +354,18 @@ def _ratio_row(test: str, r: int, num, den) -> dict:
     ratio = num.estimate / den.estimate if den.estimate != 0 else float("nan")
     return dict(test=test, r=r, method=num.method, variant=num.variant, estimate_numerator=num.estimate,
                 estimate_denominator=den.estimate, ratio=ratio, ideal=TEST_IDEALS[test], seconds=num.seconds,
-                seed=num.seed)
+                seed=num.seed, git_rev=getattr(num, "git_rev", ""), git_rev_denominator=getattr(den, "git_rev", ""))
 
 
 def consistency_ratios(estimates: pd.DataFrame, cfg: ConsistencyBudget, budget: str = "") -> pd.DataFrame:
     """docs/method.md §11: the ratios of tests (a)-(c) from the estimates of estimate_quantities.
 
     Returns:
-        Tidy frame with RESULT_COLUMNS, one row per test, r, method, variant and seed; numerator
-        and denominator come from the same seed. ``r`` is the crop level (for data processing the
-        lower one, r, of the pair r, r + k); ``seconds`` is the numerator's fit + estimation time.
+        Tidy frame with RESULT_COLUMNS and PROVENANCE_COLUMNS, one row per test, r, method, variant
+        and seed; numerator and denominator come from the same seed. ``r`` is the crop level (for
+        data processing the lower one, r, of the pair r, r + k); ``seconds`` is the numerator's fit
+        + estimation time; ``git_rev`` and ``git_rev_denominator`` the revisions that computed the
+        numerator and the denominator ("" where the estimates carry none).
     """
     est = {(row.quantity, row.r, row.method, row.variant, row.seed): row
            for row in estimates.itertuples(index=False)}
@@ -348,7 +381,8 @@ def consistency_ratios(estimates: pd.DataFrame, cfg: ConsistencyBudget, budget: 
             continue  # an I(A; B_r) needed only as a denominator
         rows.append(_ratio_row(test, r, num, est[("ab", den_level, method, variant, seed)]))
     df = pd.DataFrame(rows).assign(budget=budget)
-    return df[RESULT_COLUMNS].sort_values(["test", "method", "variant", "r", "seed"], ignore_index=True)
+    return df[RESULT_COLUMNS + PROVENANCE_COLUMNS].sort_values(["test", "method", "variant", "r", "seed"],
+                                                               ignore_index=True)
 
 
 def run_consistency(
@@ -361,6 +395,7 @@ def run_consistency(
     progress: bool = True,
     n_threads: int | None = 1,
     resume: bool = True,
+    progress_dir: Path | None = None,
 ) -> pd.DataFrame:
     """docs/method.md §11: the whole Figure 2 experiment at one budget; ratios as a tidy frame (RESULT_COLUMNS).
 
@@ -371,7 +406,10 @@ def run_consistency(
         seeds: consecutive seeds, e.g. (0, 1, 2). The first drives the autoencoders and the image
             pairing; each seed trains its own estimators (MINDE as one seed group).
         cache_dir: cache folder (default ``data/cache``): the autoencoders go to
-            ``autoencoders/`` in it, the progress files of interrupted runs to ``consistency/``.
+            ``autoencoders/`` in it, and the progress files of interrupted runs to
+            ``consistency/`` unless ``progress_dir`` is given.
+        progress_dir: folder of the progress files (``progress_file``). The notebook puts them
+            beside its results, so that a committed partial run resumes in a fresh checkout.
         n_threads: torch intra-op threads to set (small MLPs are dispatch-bound); None leaves it.
         resume: reuse the estimates an interrupted run of the same configuration saved; False
             recomputes them all (and overwrites that run's progress file).
@@ -386,7 +424,8 @@ def run_consistency(
     cfg = CONSISTENCY_BUDGETS[budget]
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     latents = prepare_latents(cfg, budget, seeds[0], root / "autoencoders", progress)
-    saved = progress_file(cfg, budget, seeds, root / "consistency")
+    saved = progress_file(cfg, budget, seeds, Path(progress_dir) if progress_dir is not None
+                          else root / "consistency", latents)
     if not resume and saved.exists():
         saved.unlink()
     estimates = estimate_quantities(latents, cfg, kinds, baselines, seeds, device, progress, resume_from=saved)

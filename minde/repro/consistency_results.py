@@ -7,26 +7,32 @@ import pandas as pd
 
 from minde._io import atomic_write
 
-__all__ = ["RESULT_COLUMNS", "TEST_IDEALS", "save_consistency", "load_consistency"]
+__all__ = ["RESULT_COLUMNS", "PROVENANCE_COLUMNS", "TEST_IDEALS", "save_consistency", "load_consistency"]
 
 # docs/method.md §11: one row per (test, r, method, variant); ratio = estimate_numerator / estimate_denominator.
 RESULT_COLUMNS = [
     "test", "r", "method", "variant", "estimate_numerator", "estimate_denominator", "ratio", "ideal",
     "seconds", "budget", "seed",
 ]
+# the code revisions that computed a row's numerator and denominator (optional: older files lack them)
+PROVENANCE_COLUMNS = ["git_rev", "git_rev_denominator"]
 TEST_IDEALS = {"baseline": 1.0, "data_processing": 1.0, "additivity": 2.0}  # docs/method.md §11: ideal ratios
 
 
 def save_consistency(df: pd.DataFrame, path: str | Path) -> Path:
-    """docs/method.md §11: write the result rows to CSV (parent folders created); returns the path."""
+    """docs/method.md §11: write the result rows (with PROVENANCE_COLUMNS where present) to CSV
+    (parent folders created); returns the path."""
     path = Path(path)
-    return atomic_write(path, df[RESULT_COLUMNS].to_csv(index=False))  # never half-written
+    columns = RESULT_COLUMNS + [c for c in PROVENANCE_COLUMNS if c in df]
+    return atomic_write(path, df[columns].to_csv(index=False))  # never half-written
 
 
 def load_consistency(path: str | Path) -> pd.DataFrame:
-    """docs/method.md §11: read result rows written by save_consistency, checking the columns."""
+    """docs/method.md §11: read result rows written by save_consistency, checking the columns
+    (PROVENANCE_COLUMNS are kept where the file has them)."""
     df = pd.read_csv(path)
     missing = set(RESULT_COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"{path} is not a consistency result file: missing columns {sorted(missing)}")
-    return df[RESULT_COLUMNS]
+    provenance = [c for c in PROVENANCE_COLUMNS if c in df]
+    return df[RESULT_COLUMNS + provenance].fillna({c: "" for c in provenance}).astype({c: str for c in provenance})

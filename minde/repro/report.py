@@ -142,7 +142,8 @@ def _meta(folder: Path) -> dict:
 
 def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     """A CSV cached by the notebook (``load_or_compute``), with the revision in its meta.json, or
-    per row in a ``git_rev`` column where the table was computed in parts (rows without one: meta's)."""
+    per row in a ``git_rev`` column where the table was computed in parts (rows without one: meta's);
+    a ratio table's ``git_rev_denominator`` adds the revisions of denominators computed elsewhere."""
     src = SOURCES[stem]
     path = out.folder / src.file
     if not path.is_file():
@@ -151,7 +152,11 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     meta = _meta(out.folder)
     out.df, out.records = df, f"{src.file} ({len(df)} rows)"
     if "git_rev" in df:  # rows stamped one by one (a table computed in parts, e.g. the recipe study)
-        out.revisions = Counter(df["git_rev"].fillna(str(meta.get("git_rev", ""))).astype(str))
+        revs = df["git_rev"].fillna(str(meta.get("git_rev", ""))).astype(str)
+        out.revisions = Counter(revs)
+        if "git_rev_denominator" in df:  # a ratio also rests on its denominator's revision
+            den = df["git_rev_denominator"].fillna(str(meta.get("git_rev", ""))).astype(str)
+            out.revisions.update(den[den != revs])
     else:
         out.revisions = Counter({str(meta.get("git_rev", "")): len(df)})
     params = meta.get("params", {}) if isinstance(meta.get("params"), dict) else {}

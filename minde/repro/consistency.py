@@ -49,6 +49,7 @@ from minde.repro.consistency_results import (
     load_consistency,
     save_consistency,
 )
+from minde.repro.experiments import check_seeds
 from minde.repro.mnist import load_mnist
 
 __all__ = [
@@ -199,15 +200,6 @@ def quantity_arrays(q: Quantity, latents: dict, k: int = 3) -> tuple[np.ndarray,
     x_tr, x_te = _standardise(x_tr, x_te)
     y_tr, y_te = _standardise(y_tr, y_te)
     return x_tr, y_tr, x_te, y_te
-
-
-def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
-    """The seeds of one consistency run: consecutive non-negative integers (one MINDE seed group)."""
-    items = list(seeds) if isinstance(seeds, (list, tuple, range)) else None
-    ok = bool(items) and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items)
-    if not ok or items[0] < 0 or items != list(range(items[0], items[0] + len(items))):
-        raise ValueError(f"seeds must be consecutive non-negative integers such as [0, 1, 2]; got {seeds!r}")
-    return tuple(int(s) for s in items)
 
 
 def _fit_minde(kind: str, arrays: tuple, cfg: ConsistencyBudget, seeds: tuple[int, ...], device: str,

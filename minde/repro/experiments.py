@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from minde._io import figure_dir, results_root
@@ -23,7 +24,7 @@ from minde.repro.recipes import EXTRA_TASKS, SCREEN_TASKS, STUDY_RECIPES
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
-           "add_task_info", "output_stem", "budget_fingerprint"]
+           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds"]
 
 BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
 ALL_BASELINES = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
@@ -57,6 +58,16 @@ class NotebookSpec:
     experiment: str | None = None  # results folder data/results/<experiment>/<budget>/
 
 
+def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    """Seeds trained as one MINDE seed group (``MINDE(seed=s0, n_seeds=K)`` trains s0, ..., s0+K-1):
+    consecutive non-negative integers; returned as a tuple of ints."""
+    items = list(seeds) if isinstance(seeds, (list, tuple, range)) else None
+    ok = bool(items) and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in items)
+    if not ok or items[0] < 0 or items != list(range(items[0], items[0] + len(items))):
+        raise ValueError(f"seeds must be consecutive non-negative integers such as [0, 1, 2]; got {seeds!r}")
+    return tuple(int(s) for s in items)
+
+
 def _plans(smoke: Plan, quick: Plan, paper: Plan) -> dict[str, Plan]:
     """The three budgets' plans."""
     return {"smoke": smoke, "quick": quick, "paper": paper}
@@ -79,9 +90,10 @@ _QUICK_BASE = ("infonce", "ksg", "cca")
 EXPERIMENTS: dict[str, NotebookSpec] = {
     "00_quickstart": NotebookSpec(
         "Quickstart (bivariate normal, all four MINDE variants)", ("00_quickstart",),
-        plans=_plans(Plan(options={"rho": 0.75, "n": 2_000, "steps": None, "test_size": 0.5}),
-                     Plan(options={"rho": 0.75, "n": 20_000, "steps": None, "test_size": 0.5}),
-                     Plan(options={"rho": 0.75, "n": 110_000, "steps": None, "test_size": 0.1}))),
+        plans=_plans(Plan(seeds=(0, 1), options={"rho": 0.75, "n": 2_000, "steps": None, "test_size": 0.5}),
+                     Plan(seeds=QUICK_SEEDS, options={"rho": 0.75, "n": 20_000, "steps": None, "test_size": 0.5}),
+                     Plan(seeds=QUICK_SEEDS, options={"rho": 0.75, "n": 110_000, "steps": None,
+                                                      "test_size": 0.1}))),
     "fig01_high_mi_benchmark": NotebookSpec(
         "Figure 1 (high-MI benchmark; construction per docs/method.md §10)", ("fig01_high_mi_benchmark",),
         experiment="fig01_high_mi_benchmark",

@@ -389,7 +389,8 @@ def run_consistency(
     resume: bool = True,
     progress_dir: Path | None = None,
 ) -> pd.DataFrame:
-    """docs/method.md §11: the whole Figure 2 experiment at one budget; ratios as a tidy frame (RESULT_COLUMNS).
+    """docs/method.md §11: the whole Figure 2 experiment at one budget; ratios as a tidy frame
+    (RESULT_COLUMNS and PROVENANCE_COLUMNS).
 
     Args:
         budget: key of CONSISTENCY_BUDGETS ("smoke" | "quick" | "paper").

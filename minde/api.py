@@ -82,6 +82,10 @@ class MINDE:
     ``role_probs`` changes how often each training mask is drawn, in ``minde.masks.KIND_MASKS``'
     order: for "c" (X marginal, X|Y), default (0.5, 0.5); for "j" (joint, X|Y, Y|X), default
     (0.5, 0.25, 0.25). It is a knob for studies (docs/method.md §14), not part of any budget.
+
+    ``batches``: "replacement" (every budget) draws each mini-batch's rows uniformly with
+    replacement, independently at every step; "epochs" visits the rows in shuffled epochs and
+    drops each epoch's last incomplete batch, as the authors' code does (docs/method.md §7).
     """
 
     def __init__(self, kind: str = "c", *, budget: str | Budget = "quick", steps: int | None = None,
@@ -93,7 +97,7 @@ class MINDE:
                  warmup: float | None = None, train_importance_sampling: bool | None = None,
                  checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  checkpoint_seconds: float | None = DEFAULT_SECONDS,
-                 role_probs: Sequence[float] | None = None) -> None:
+                 role_probs: Sequence[float] | None = None, batches: str | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
         self.role_probs = check_role_probs(kind, role_probs)
@@ -110,7 +114,8 @@ class MINDE:
         self.kind, self.sigma, self.seed, self.n_seeds = kind, float(sigma), int(seed), int(n_seeds)
         self.importance_sampling, self.progress, self.n_threads = importance_sampling, progress, n_threads
         self._overrides = dict(steps=steps, batch_size=batch_size, lr=lr, mc_iter=mc_iter,
-                               ema_decay=ema_decay, lr_schedule=lr_schedule, warmup=warmup)
+                               ema_decay=ema_decay, lr_schedule=lr_schedule, warmup=warmup,
+                               batches=batches)
         resolve_settings(self.budget, 1, 10**6, **self._overrides)  # validate overrides early
         self.hidden, self.eval_batch_size = hidden, eval_batch_size
         self.device = resolve_device(device)

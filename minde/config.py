@@ -4,9 +4,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings", "LR_SCHEDULES"]
+__all__ = ["Budget", "BUDGETS", "get_budget", "TrainSettings", "resolve_settings", "LR_SCHEDULES", "BATCH_MODES"]
 
 LR_SCHEDULES = ("constant", "cosine", "linear")
+# how mini-batches pick rows (docs/method.md §7): independently with replacement at every step
+# (the default, every budget), or shuffled epochs dropping the last incomplete batch
+BATCH_MODES = ("replacement", "epochs")
 
 
 @dataclass(frozen=True)
@@ -77,12 +80,14 @@ class TrainSettings:
     mc_iter: int  # Monte Carlo passes at estimation
     lr_schedule: str = "constant"  # constant | cosine | linear (to 0 at the last step)
     warmup_steps: int = 0  # linear warm-up from 0 to lr over the first steps
+    batches: str = "replacement"  # replacement: rows drawn anew each step | epochs: shuffled epochs
 
 
 def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | None = None,
                      batch_size: int | None = None, lr: float | None = None,
                      mc_iter: int | None = None, ema_decay: float | None = None,
-                     lr_schedule: str | None = None, warmup: float | None = None) -> TrainSettings:
+                     lr_schedule: str | None = None, warmup: float | None = None,
+                     batches: str | None = None) -> TrainSettings:
     """Apply docs/method.md §7's rules for d_x and n_train, then explicit overrides."""
     small = dim_x <= 5
     bs = batch_size or budget.batch_size or (128 if small else 256)
@@ -101,6 +106,9 @@ def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | N
     frac = warmup if warmup is not None else budget.warmup
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+    mode = batches if batches is not None else "replacement"
+    if mode not in BATCH_MODES:
+        raise ValueError(f"batches must be one of {', '.join(BATCH_MODES)}, got {mode!r}")
     if not 0 <= frac < 1:
         raise ValueError(f"warmup must be a fraction of the steps in [0, 1), got {frac!r}")
     if not 0 <= ema < 1:
@@ -111,4 +119,4 @@ def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | N
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     return TrainSettings(int(steps), int(bs), float(lr), float(ema), int(mc), schedule,
-                         int(round(frac * int(steps))))
+                         int(round(frac * int(steps))), mode)

@@ -73,18 +73,44 @@ class _Chunk:
     weights: torch.Tensor  # (c, K, D, 1)
 
 
+def _epoch_rows(n: int, batch: int, start: int, c: int, gen: torch.Generator,
+                device: torch.device) -> torch.Tensor:
+    """(c, batch) row indices of steps start, ..., start + c - 1 in shuffled epochs.
+
+    Epoch e visits a permutation of the n rows in n // batch batches (the last incomplete batch
+    is dropped). The permutation depends only on e and the seed of the model's generator
+    (``initial_seed``, kept by its saved state), not on the generator's position, so a resumed
+    run and a model in a seed group draw the same rows as an uninterrupted lone run.
+    """
+    per_epoch = n // batch
+    rows = torch.empty(c, batch, dtype=torch.long)
+    perms: dict[int, torch.Tensor] = {}
+    for i in range(c):
+        epoch, pos = divmod(start + i, per_epoch)
+        if epoch not in perms:
+            g = torch.Generator().manual_seed((gen.initial_seed() * 1_000_033 + epoch * 7_907 + 1)
+                                              % (2**63 - 1))
+            perms[epoch] = torch.randperm(n, generator=g)
+        rows[i] = perms[epoch][pos * batch:(pos + 1) * batch]
+    return rows.to(device)
+
+
 def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: VPSDE,
-                sampler: TimeSampler, generators: list[torch.Generator]) -> _Chunk:
+                sampler: TimeSampler, generators: list[torch.Generator], start: int = 0,
+                epochs: bool = False) -> _Chunk:
     """Draw indices, masks, t and eps for c steps, per model from its own generator.
 
     data: (n, D), shared by the models, or (K, n, D), model k drawing its rows from data[k];
     the draws are the same either way, so model k sees what a single run on its data sees.
+    Rows are drawn with replacement, or with ``epochs`` in shuffled epochs (``_epoch_rows``, for
+    the steps from ``start`` on).
     """
     n, d = data.shape[-2:]
     dev = data.device
     idx, ts, eps, masks = [], [], [], []
     for g in generators:
-        idx.append(torch.randint(n, (c, batch), generator=g, device=dev))
+        idx.append(_epoch_rows(n, batch, start, c, g, dev) if epochs
+                   else torch.randint(n, (c, batch), generator=g, device=dev))
         ts.append(sampler.sample((c, batch), g, dev))
         eps.append(torch.randn(c, batch, d, generator=g, device=dev))
         masks.append(torch.multinomial(table.probs, c, replacement=True, generator=g))
@@ -305,7 +331,8 @@ def _train_group(net: ScoreNet, data: torch.Tensor, table: MaskTable, dims: tupl
     c = _chunk_size(batch, data.shape[-1], len(dims))
 
     def next_chunk(step: int) -> _Chunk:
-        return _make_chunk(data, min(c, settings.steps - step), batch, table, sde, sampler, gens)
+        return _make_chunk(data, min(c, settings.steps - step), batch, table, sde, sampler, gens,
+                           start=step, epochs=settings.batches == "epochs")
 
     fp = _FlatParams({n: p[models] for n, p in net.params.items()})
     ema = _train_loop(net, fp, next_chunk, settings, losses[:, models], bar, log_every,

@@ -177,7 +177,7 @@ def _worker_name() -> str:
 
 
 _RECIPE_KEYS = ("steps", "batch_size", "lr", "ema_decay", "mc_iter", "lr_schedule", "warmup_steps",
-                "train_importance_sampling", "importance_sampling")
+                "train_importance_sampling", "importance_sampling", "batches")
 
 
 def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
@@ -185,7 +185,8 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     resolves to (e.g. a budget whose recipe changed since), or None when they agree.
 
     Records written before a setting existed are read with that setting's old default
-    (constant learning rate, no warm-up, t in training as at estimation).
+    (constant learning rate, no warm-up, t in training as at estimation, rows drawn with
+    replacement).
     """
     if unit.method not in MINDE_METHODS or not rec.ok:
         return None
@@ -202,6 +203,7 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     have = dict(rec.extra.get("settings", {}))
     have.setdefault("lr_schedule", "constant")
     have.setdefault("warmup_steps", 0)
+    have.setdefault("batches", "replacement")
     have.setdefault("train_importance_sampling", have.get("importance_sampling"))
     diff = [f"{k} {have.get(k)!r} (now {want[k]!r})" for k in _RECIPE_KEYS
             if not (have.get(k) == want[k] or (isinstance(want[k], float) and have.get(k) is not None

@@ -50,3 +50,10 @@ def test_joint_share_reaches_minde_j_only(tmp_path: Path) -> None:
     est = df.set_index(["recipe", "variant"])["estimate"]
     assert est[("j80", "minde_c")] == est[("base", "minde_c")]
     assert est[("j80", "minde_j")] != est[("base", "minde_j")]
+
+
+def test_epochs_recipe_differs_from_the_paper_recipe_only_in_its_batches() -> None:
+    """constant-is-epochs is the paper's recipe with shuffled-epoch mini-batches."""
+    base, ep = recipes.RECIPES["constant-is"].minde_kwargs(5), recipes.RECIPES["constant-is-epochs"].minde_kwargs(5)
+    assert ep.pop("batches") == "epochs" and base.pop("batches") == "replacement"
+    assert ep == base

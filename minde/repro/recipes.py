@@ -39,13 +39,15 @@ class Recipe:
     importance_sampling: bool = True  # t ~ q(t) at estimation (False: uniform)
     ema_decay: float | None = None  # None: the budget's (0.999)
     joint_share: float | None = None  # MINDE-J: share of steps on the joint role (None: 0.5)
+    batches: str = "replacement"  # mini-batch rows: with replacement | "epochs" (shuffled epochs)
 
     def minde_kwargs(self, dim_x: int, kind: str = "c") -> dict[str, Any]:
         """Keyword arguments of ``minde.MINDE`` of ``kind`` for a task with ``dim_x`` columns in X."""
         kw = dict(steps=self.steps, lr=self.lr_mult * (1e-3 if dim_x <= 5 else 2e-3),
                   batch_size=self.batch_size, lr_schedule=self.lr_schedule, warmup=self.warmup,
                   train_importance_sampling=self.train_importance_sampling,
-                  importance_sampling=self.importance_sampling, ema_decay=self.ema_decay)
+                  importance_sampling=self.importance_sampling, ema_decay=self.ema_decay,
+                  batches=self.batches)
         if kind == "j" and self.joint_share is not None:  # the conditionals share the rest equally
             rest = (1.0 - self.joint_share) / 2
             kw["role_probs"] = (self.joint_share, rest, rest)
@@ -65,6 +67,8 @@ RECIPES: dict[str, Recipe] = {
     # MINDE-J's joint score is its worst fitted (docs/method.md §14): 80 % of the steps on it
     "cosine-uniform-j80": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
                                  train_importance_sampling=False, joint_share=0.8),
+    # the paper's recipe with the authors' code's mini-batches (shuffled epochs; docs/method.md §15)
+    "constant-is-epochs": Recipe(steps=10_000, batches="epochs"),
 }
 
 # the recipes the study (ablation_training_recipe.ipynb) compares

@@ -136,3 +136,18 @@ def test_role_probs_change_training_and_are_recorded():
     from minde.api import _fit_group
     with pytest.raises(ValueError, match="seed 1 differs"):
         _fit_group([_tiny("j"), _tiny("j", seed=1, role_probs=(0.2, 0.4, 0.4))], [(X, Y), (X, Y)])
+
+
+def test_estimate_kinds_in_two_processes_equals_one_after_another() -> None:
+    """The quickstart's two kinds side by side (spawned processes) give the serial estimates."""
+    from minde.repro.experiments import estimate_kinds
+
+    xy = np.random.default_rng(4).multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], size=600)
+    kw = dict(budget="smoke", steps=60, mc_iter=1, n_seeds=2, test_size=0.5, progress=False)
+    par = estimate_kinds(xy[:, :1], xy[:, 1:], ("c", "j"), workers=2, **kw)
+    ser = estimate_kinds(xy[:, :1], xy[:, 1:], ("c", "j"), workers=1, **kw)
+    assert list(par) == ["c", "j"] and par["j"].kind == "j"
+    for k in ("c", "j"):
+        assert par[k].mi_per_seed == ser[k].mi_per_seed and par[k].entropies == ser[k].entropies
+    with pytest.raises(ValueError, match="workers must be a positive integer"):
+        estimate_kinds(xy[:, :1], xy[:, 1:], workers=0)

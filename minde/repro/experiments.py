@@ -24,7 +24,7 @@ from minde.repro.recipes import EXTRA_TASKS, SCREEN_TASKS, STUDY_RECIPES
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
-           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds"]
+           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds", "estimate_kinds"]
 
 BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
 ALL_BASELINES = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
@@ -56,6 +56,31 @@ class NotebookSpec:
     tables: tuple[str, ...] = ()  # table stems, each written as .csv
     plans: dict[str, Plan] = field(default_factory=dict)  # budget -> plan
     experiment: str | None = None  # results folder data/results/<experiment>/<budget>/
+
+
+def estimate_kinds(x: Any, y: Any, kinds: Sequence[str] = ("c", "j"), workers: int | None = None,
+                   **kwargs: Any) -> dict[str, Any]:
+    """``minde.estimate_mi(x, y, kind=k, **kwargs)`` for every kind k, one process per kind.
+
+    ``workers``: at most this many processes (None: one per kind, capped at the CPU count; 1: in
+    this process). Each process trains with one torch thread, as this process would, so the
+    estimates equal a serial run's on the same CPU. On a GPU the kinds run here, one after another.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from minde.api import estimate_mi
+    from minde.utils import resolve_device
+
+    n = len(kinds) if workers is None else int(workers)
+    if n < 1:
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    n = min(n, len(kinds), os.cpu_count() or 1)
+    if n == 1 or resolve_device(kwargs.get("device", "auto")).type != "cpu":
+        return {k: estimate_mi(x, y, kind=k, **kwargs) for k in kinds}
+    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:  # spawn: safe after torch
+        futures = {k: pool.submit(estimate_mi, x, y, kind=k, **kwargs) for k in kinds}
+        return {k: f.result() for k, f in futures.items()}
 
 
 def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:

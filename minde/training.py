@@ -83,16 +83,17 @@ def _epoch_rows(n: int, batch: int, start: int, c: int, gen: torch.Generator,
     run and a model in a seed group draw the same rows as an uninterrupted lone run.
     """
     per_epoch = n // batch
-    rows = torch.empty(c, batch, dtype=torch.long)
-    perms: dict[int, torch.Tensor] = {}
-    for i in range(c):
-        epoch, pos = divmod(start + i, per_epoch)
-        if epoch not in perms:
-            g = torch.Generator().manual_seed((gen.initial_seed() * 1_000_033 + epoch * 7_907 + 1)
-                                              % (2**63 - 1))
-            perms[epoch] = torch.randperm(n, generator=g)
-        rows[i] = perms[epoch][pos * batch:(pos + 1) * batch]
-    return rows.to(device)
+    first, last = start // per_epoch, (start + c - 1) // per_epoch
+
+    def visited(epoch: int) -> torch.Tensor:  # the rows epoch visits, in order
+        g = torch.Generator().manual_seed((gen.initial_seed() * 1_000_033 + epoch * 7_907 + 1)
+                                          % (2**63 - 1))
+        return torch.randperm(n, generator=g)[:per_epoch * batch]
+
+    # the epochs' visits back to back; step s's batch is the s-th run of `batch` rows in them
+    flat = torch.cat([visited(e) for e in range(first, last + 1)])
+    offset = (start - first * per_epoch) * batch
+    return flat[offset:offset + c * batch].view(c, batch).to(device)
 
 
 def _make_chunk(data: torch.Tensor, c: int, batch: int, table: MaskTable, sde: VPSDE,

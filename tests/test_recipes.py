@@ -57,3 +57,30 @@ def test_epochs_recipe_differs_from_the_paper_recipe_only_in_its_batches() -> No
     base, ep = recipes.RECIPES["constant-is"].minde_kwargs(5), recipes.RECIPES["constant-is-epochs"].minde_kwargs(5)
     assert ep.pop("batches") == "epochs" and base.pop("batches") == "replacement"
     assert ep == base
+
+
+def test_width_and_ema_recipes_change_only_their_setting() -> None:
+    """The -w2 recipes double the width rule's hidden size; the -ema99 recipes set the EMA decay."""
+    for base_name in ("cosine-is", "cosine-uniform"):
+        base = recipes.RECIPES[base_name]
+        w2, ema = recipes.RECIPES[f"{base_name}-w2"], recipes.RECIPES[f"{base_name}-ema99"]
+        # the width rule reads d_x + d_y: 64 up to 10 dimensions, 128 up to 50, else 256
+        for (dx, dy), width in (((1, 1), 128), ((5, 5), 128), ((3, 8), 256), ((25, 25), 256)):
+            kw = w2.minde_kwargs(dx, "c", dy)
+            assert kw.pop("hidden") == width
+            assert kw == base.minde_kwargs(dx, "c", dy)
+        assert "hidden" not in base.minde_kwargs(5, "c", 5)
+        kw = ema.minde_kwargs(5, "j", 5)
+        assert kw.pop("ema_decay") == 0.99 and base.minde_kwargs(5, "j", 5).pop("ema_decay") is None
+        with pytest.raises(ValueError, match="dim_y"):
+            w2.minde_kwargs(5, "c")
+
+
+def test_screen_trains_the_wider_network_and_records_its_width() -> None:
+    df = recipes.run_recipe_screen({"base": recipes.RECIPES["cosine-is"], "w2": recipes.RECIPES["cosine-is-w2"]},
+                                   ["1v1-normal-0.75"], [0], kinds=("c",), n_train=300, n_test=200,
+                                   budget="smoke", progress=False, max_steps=20)
+    width = df.groupby("recipe")["hidden"].unique()
+    assert list(width["base"]) == [64] and list(width["w2"]) == [128]
+    est = df.set_index(["recipe", "variant"])["estimate"]
+    assert est[("w2", "minde_c")] != est[("base", "minde_c")]

@@ -1,7 +1,7 @@
 """The training-recipe study: which schedule reaches the paper protocol's accuracy in fewer steps.
 
 A *recipe* overrides the training settings of a budget (learning-rate schedule and warm-up, peak
-learning rate, batch size, steps, t sampling in training, EMA decay). ``run_recipe_screen``
+learning rate, batch size, steps, t sampling in training, EMA decay, network width). ``run_recipe_screen``
 trains every recipe on a set of tasks with several seeds (one batched computation per recipe,
 task and kind) and records each seed's estimates and the training seconds per model, so recipes
 are compared side by side, in one run, at matched wall time (docs/method.md §7, §13).
@@ -40,14 +40,25 @@ class Recipe:
     ema_decay: float | None = None  # None: the budget's (0.999)
     joint_share: float | None = None  # MINDE-J: share of steps on the joint role (None: 0.5)
     batches: str = "replacement"  # mini-batch rows: with replacement | "epochs" (shuffled epochs)
+    hidden_mult: int = 1  # hidden width = hidden_mult x the width rule (docs/method.md §6)
 
-    def minde_kwargs(self, dim_x: int, kind: str = "c") -> dict[str, Any]:
-        """Keyword arguments of ``minde.MINDE`` of ``kind`` for a task with ``dim_x`` columns in X."""
+    def minde_kwargs(self, dim_x: int, kind: str = "c", dim_y: int | None = None) -> dict[str, Any]:
+        """Keyword arguments of ``minde.MINDE`` of ``kind`` for a task with ``dim_x`` columns in X.
+
+        A recipe that widens the network (``hidden_mult`` > 1) also needs ``dim_y``, since the
+        width rule reads the total dimension.
+        """
         kw = dict(steps=self.steps, lr=self.lr_mult * (1e-3 if dim_x <= 5 else 2e-3),
                   batch_size=self.batch_size, lr_schedule=self.lr_schedule, warmup=self.warmup,
                   train_importance_sampling=self.train_importance_sampling,
                   importance_sampling=self.importance_sampling, ema_decay=self.ema_decay,
                   batches=self.batches)
+        if self.hidden_mult != 1:
+            if dim_y is None:
+                raise ValueError("a recipe with hidden_mult != 1 needs dim_y to apply the width rule")
+            from minde.network import default_hidden
+
+            kw["hidden"] = self.hidden_mult * default_hidden(dim_x + dim_y)
         if kind == "j" and self.joint_share is not None:  # the conditionals share the rest equally
             rest = (1.0 - self.joint_share) / 2
             kw["role_probs"] = (self.joint_share, rest, rest)
@@ -69,6 +80,16 @@ RECIPES: dict[str, Recipe] = {
                                  train_importance_sampling=False, joint_share=0.8),
     # the paper's recipe with the authors' code's mini-batches (shuffled epochs; docs/method.md §15)
     "constant-is-epochs": Recipe(steps=10_000, batches="epochs"),
+    # each kind's quick recipe with a shorter EMA (about the last 100 steps instead of 1 000) or
+    # a network twice as wide (docs/method.md §13)
+    "cosine-is-ema99": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
+                              ema_decay=0.99),
+    "cosine-uniform-ema99": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
+                                   train_importance_sampling=False, ema_decay=0.99),
+    "cosine-is-w2": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
+                           hidden_mult=2),
+    "cosine-uniform-w2": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
+                                train_importance_sampling=False, hidden_mult=2),
 }
 
 # the recipes the study (ablation_training_recipe.ipynb) compares
@@ -122,7 +143,7 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     """Train and estimate every (recipe, task, kind) with ``seeds`` as one batch; tidy rows.
 
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
-    steps, seconds (training seconds per model), git_rev (the code revision), plus the recipe's
+    steps, batch_size, lr, hidden, seconds (training seconds per model), git_rev (the code revision), plus the recipe's
     settings. ``max_steps`` caps every recipe's steps (in proportion), for plumbing checks at the
     smoke budget. With ``out`` (a CSV path) finished (recipe, task, kind) groups are saved after
     each group and skipped on a rerun.
@@ -143,10 +164,10 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
         if max_steps is not None and recipe.steps is not None:
             recipe = replace(recipe, steps=max(1, recipe.steps * max_steps // 10_000))
         draws = [sample_problem(task, n_train, n_test, s) for s in seeds]
-        dim_x = draws[0][0][0].shape[1]
+        dim_x, dim_y = draws[0][0][0].shape[1], draws[0][0][1].shape[1]
         start = time.perf_counter()
         results = fit_estimate_group(kind, [d for d, _ in draws], list(seeds), budget=budget,
-                                     progress=False, **recipe.minde_kwargs(dim_x, kind))
+                                     progress=False, **recipe.minde_kwargs(dim_x, kind, dim_y))
         wall = time.perf_counter() - start
         rows = []
         for seed, (_, truth), r in zip(seeds, draws, results):
@@ -154,6 +175,7 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
                 rows.append(dict(recipe=name, task=task, kind=kind, variant=variant, seed=seed,
                                  estimate=value, truth=truth, steps=r.settings["steps"],
                                  batch_size=r.settings["batch_size"], lr=r.settings["lr"],
+                                 hidden=r.settings["hidden"],
                                  seconds=r.train_seconds, group_seconds=wall, git_rev=rev,
                                  **{f"recipe_{k}": v for k, v in asdict(recipe).items()}))
         df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)

@@ -74,6 +74,9 @@ def test_width_and_ema_recipes_change_only_their_setting() -> None:
         assert kw.pop("ema_decay") == 0.99 and base.minde_kwargs(5, "j", 5).pop("ema_decay") is None
         with pytest.raises(ValueError, match="dim_y"):
             w2.minde_kwargs(5, "c")
+    w2, matched = recipes.RECIPES["cosine-uniform-w2"], recipes.RECIPES["cosine-uniform-w2-4k"]
+    kw, kw_matched = w2.minde_kwargs(5, "j", 5), matched.minde_kwargs(5, "j", 5)
+    assert (kw.pop("steps"), kw_matched.pop("steps")) == (10_000, 4_300) and kw == kw_matched
 
 
 def test_screen_trains_the_wider_network_and_records_its_width() -> None:

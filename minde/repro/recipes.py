@@ -80,21 +80,15 @@ RECIPES: dict[str, Recipe] = {
                                  train_importance_sampling=False, joint_share=0.8),
     # the paper's recipe with the authors' code's mini-batches (shuffled epochs; docs/method.md §15)
     "constant-is-epochs": Recipe(steps=10_000, batches="epochs"),
-    # each kind's quick recipe with a shorter EMA (about the last 100 steps instead of 1 000) or
-    # a network twice as wide (docs/method.md §13)
-    "cosine-is-ema99": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
-                              ema_decay=0.99),
-    "cosine-uniform-ema99": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
-                                   train_importance_sampling=False, ema_decay=0.99),
-    "cosine-is-w2": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
-                           hidden_mult=2),
-    "cosine-uniform-w2": Recipe(steps=10_000, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
-                                train_importance_sampling=False, hidden_mult=2),
-    # the wide network at matched training time: a step at twice the width cost 2.2-2.4x as much
-    # in one run at d <= 10, so 4 300 steps take about as long as the quick recipe's 10 000
-    "cosine-uniform-w2-4k": Recipe(steps=4_300, lr_mult=2.0, lr_schedule="cosine", warmup=0.05,
-                                   train_importance_sampling=False, hidden_mult=2),
 }
+# each kind's quick recipe with a shorter EMA (about the last 100 steps instead of 1 000) or a
+# network twice as wide (docs/method.md §13)
+for _name in ("cosine-is", "cosine-uniform"):
+    RECIPES[f"{_name}-ema99"] = replace(RECIPES[_name], ema_decay=0.99)
+    RECIPES[f"{_name}-w2"] = replace(RECIPES[_name], hidden_mult=2)
+# the wide network at matched training time: a step at twice the width cost 2.2-2.4x as much in
+# one run at d <= 10, so 4 300 steps take about as long as the quick recipe's 10 000
+RECIPES["cosine-uniform-w2-4k"] = replace(RECIPES["cosine-uniform-w2"], steps=4_300)
 
 # the recipes the study (ablation_training_recipe.ipynb) compares
 STUDY_RECIPES = ("constant-is", "cosine-is", "cosine-uniform", "cosine-uniform-b512")
@@ -147,8 +141,8 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     """Train and estimate every (recipe, task, kind) with ``seeds`` as one batch; tidy rows.
 
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
-    steps, batch_size, lr, hidden, seconds (training seconds per model), git_rev (the code revision), plus the recipe's
-    settings. ``max_steps`` caps every recipe's steps (in proportion), for plumbing checks at the
+    steps, batch_size, lr, hidden, seconds (training seconds per model), git_rev (the code
+    revision), plus the recipe's settings. ``max_steps`` caps every recipe's steps (in proportion), for plumbing checks at the
     smoke budget. With ``out`` (a CSV path) finished (recipe, task, kind) groups are saved after
     each group and skipped on a rerun.
     """

@@ -5,7 +5,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 from .checkpoint import DEFAULT_SECONDS, Checkpoint
 from .config import Budget, TrainSettings, get_budget, resolve_settings
 from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
+from .ensemble import CrossModelEstimate, cross_model_estimate
 from .estimation import estimate_terms
 from .estimators import gaussian_reference_constant, mi_sigma_from_terms
 from .importance import make_sampler
@@ -21,7 +22,7 @@ from .masks import check_role_probs
 from .network import ScoreNet, default_hidden
 from .sde import VPSDE
 from .training import TrainResult, train_score_net
-from .utils import configure_threads, make_generator, resolve_device
+from .utils import make_generator, resolve_device, resolve_threads, torch_threads
 
 __all__ = ["MINDE", "MIEstimate", "estimate_mi", "KINDS"]
 
@@ -47,11 +48,14 @@ class MIEstimate:
     train_seconds: float = 0.0  # including the earlier runs' time when training resumed
     estimate_seconds: float = 0.0
     resumed_from_step: int = 0  # training steps restored from a checkpoint (0: none)
+    cross: CrossModelEstimate | None = None  # K >= 2 models: cross-model estimates (beyond the paper)
 
     @property
     def variants(self) -> dict[str, float]:
-        """Method name -> estimate, e.g. {"minde_c": .., "minde_c_sigma": ..}."""
-        return {f"minde_{self.kind}": self.mi, f"minde_{self.kind}_sigma": self.mi_sigma}
+        """Method name -> estimate, e.g. {"minde_c": .., "minde_c_sigma": ..}, plus the cross-model
+        variants {"minde_c_cross": .., "minde_c_sigma_cross": ..} when there are K >= 2 models."""
+        out = {f"minde_{self.kind}": self.mi, f"minde_{self.kind}_sigma": self.mi_sigma}
+        return out if self.cross is None else {**out, **self.cross.variants}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dictionary."""
@@ -62,6 +66,11 @@ class MIEstimate:
         lines = [f"{name}    I = {self.mi:.4f} ± {self.mi_stderr:.4f} nats",
                  f"{name}(σ) I = {self.mi_sigma:.4f} ± {self.mi_sigma_stderr:.4f} nats"]
         lines += [f"{k} = {v:.4f} nats" for k, v in self.entropies.items()]
+        if self.cross is not None:
+            c = self.cross
+            lines += [f"cross-model over {c.n_models} models (beyond the paper, docs/method.md §17):",
+                      f"{name}    I = {c.mi:.4f} ± {c.mi_stderr:.4f} nats",
+                      f"{name}(σ) I = {c.mi_sigma:.4f} ± {c.mi_sigma_stderr:.4f} nats"]
         return "\n".join(lines)
 
 
@@ -79,6 +88,14 @@ class MINDE:
     same settings, data and code resumes from it, ending bit-identical to an uninterrupted fit
     (docs/method.md §7). The file is kept after ``fit``; delete it when the estimate is safe.
 
+    ``importance_sampling``: t ~ q(t) (True) or uniform (False) in estimation and, unless
+    ``train_importance_sampling`` says otherwise, in training too (docs/method.md §4). Left at
+    None, estimation samples t by importance and training follows the budget's choice for the
+    kind (the quick budget: importance for "c", uniform for "j").
+
+    ``n_threads``: torch intra-op threads while fitting and estimating (None: $MINDE_NUM_THREADS,
+    else 1); the caller's own thread count is restored afterwards.
+
     ``role_probs`` changes how often each training mask is drawn, in ``minde.masks.KIND_MASKS``'
     order: for "c" (X marginal, X|Y), default (0.5, 0.5); for "j" (joint, X|Y, Y|X), default
     (0.5, 0.25, 0.25). It is a knob for studies (docs/method.md §14), not part of any budget.
@@ -90,7 +107,7 @@ class MINDE:
 
     def __init__(self, kind: str = "c", *, budget: str | Budget = "quick", steps: int | None = None,
                  batch_size: int | None = None, lr: float | None = None, hidden: int | None = None,
-                 importance_sampling: bool = True, sigma: float = 1.0, mc_iter: int | None = None,
+                 importance_sampling: bool | None = None, sigma: float = 1.0, mc_iter: int | None = None,
                  seed: int = 0, n_seeds: int = 1, device: str = "auto", progress: bool = True,
                  n_threads: int | None = None, eval_batch_size: int = 8192,
                  ema_decay: float | None = None, lr_schedule: str | None = None,
@@ -112,7 +129,9 @@ class MINDE:
         if hidden is not None and (hidden < 8 or hidden % 8):
             raise ValueError(f"hidden must be a positive multiple of 8, got {hidden!r}")
         self.kind, self.sigma, self.seed, self.n_seeds = kind, float(sigma), int(seed), int(n_seeds)
-        self.importance_sampling, self.progress, self.n_threads = importance_sampling, progress, n_threads
+        self.progress, self.n_threads = progress, n_threads
+        resolve_threads(n_threads)  # a bad count or $MINDE_NUM_THREADS is reported now, not after training
+        self.importance_sampling = True if importance_sampling is None else bool(importance_sampling)
         self._overrides = dict(steps=steps, batch_size=batch_size, lr=lr, mc_iter=mc_iter,
                                ema_decay=ema_decay, lr_schedule=lr_schedule, warmup=warmup,
                                batches=batches)
@@ -120,10 +139,12 @@ class MINDE:
         self.hidden, self.eval_batch_size = hidden, eval_batch_size
         self.device = resolve_device(device)
         self.sde = VPSDE()
-        self.sampler = make_sampler(importance_sampling, self.sde)  # t at estimation
-        train_is = (train_importance_sampling if train_importance_sampling is not None
-                    else self.budget.train_importance(kind))
-        self.train_importance_sampling = importance_sampling if train_is is None else bool(train_is)
+        self.sampler = make_sampler(self.importance_sampling, self.sde)  # t at estimation
+        # t in training: train_importance_sampling, else an explicit importance_sampling, else the
+        # budget's choice for this kind, else as in estimation (docs/method.md §4)
+        train_is = next((v for v in (train_importance_sampling, importance_sampling,
+                                     self.budget.train_importance(kind)) if v is not None), None)
+        self.train_importance_sampling = self.importance_sampling if train_is is None else bool(train_is)
         self.train_sampler = make_sampler(self.train_importance_sampling, self.sde)  # t in training
         self.checkpoint = (None if checkpoint is None else
                            Checkpoint(checkpoint, checkpoint_every, checkpoint_seconds))
@@ -140,11 +161,12 @@ class MINDE:
         data, hidden = self._prepare(x, y)
         self.net = ScoreNet(sum(self.dims), 2, hidden, self.n_seeds, seeds=self.seeds).to(self.device)
         gens = [make_generator(s, _STREAM_TRAIN, self.device) for s in self.seeds]
-        self.train_result = train_score_net(
-            self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
-            sampler=self.train_sampler, generators=gens, progress=self.progress,
-            desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}", checkpoint=self.checkpoint,
-            role_probs=self.role_probs)
+        with torch_threads(self.n_threads):
+            self.train_result = train_score_net(
+                self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
+                sampler=self.train_sampler, generators=gens, progress=self.progress,
+                desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}", checkpoint=self.checkpoint,
+                role_probs=self.role_probs)
         self.hidden_used = hidden
         return self
 
@@ -154,7 +176,6 @@ class MINDE:
         data: (n, d_x + d_y) standardised with this model's own statistics, on the device.
         """
         xa, ya = check_pair(x, y, MIN_ROWS)
-        configure_threads(self.n_threads)
         self._sx, self._sy = Standardiser.fit(xa, "x"), Standardiser.fit(ya, "y")
         self.dims = (xa.shape[1], ya.shape[1])
         self.settings: TrainSettings = resolve_settings(self.budget, self.dims[0], xa.shape[0],
@@ -163,16 +184,21 @@ class MINDE:
         data = torch.from_numpy(np.concatenate([self._sx(xa), self._sy(ya)], 1)).to(self.device)
         return data, hidden
 
-    def estimate(self, x: Any, y: Any, *, ema: bool = True) -> MIEstimate:
+    def estimate(self, x: Any, y: Any, *, ema: bool = True, cross: bool | None = None) -> MIEstimate:
         """Estimate MI (nats) and entropies on held-out x: (m, d_x), y: (m, d_y).
 
         ``ema=False`` uses the raw (last-step) weights instead of the EMA (docs/method.md §7, §13).
+        ``cross``: also evaluate the K models on shared draws for the cross-model estimates
+        (docs/method.md §17); None: when K >= 2. The paper's estimates are unchanged by it.
         """
+        if cross and self.n_seeds < 2:
+            raise ValueError("cross=True needs n_seeds >= 2 (the cross-model estimate compares models)")
         xs, ys, noise_fn = self._eval_inputs(x, y, ema=ema)
         start = time.perf_counter()
-        terms = estimate_terms(noise_fn, xs, ys, self.kind, sde=self.sde, sampler=self.sampler,
-                               sigma=self.sigma, mc_iter=self.settings.mc_iter,
-                               batch_size=self.eval_batch_size, generators=self._eval_generators())
+        with torch_threads(self.n_threads):
+            terms = estimate_terms(noise_fn, xs, ys, self.kind, sde=self.sde, sampler=self.sampler,
+                                   sigma=self.sigma, mc_iter=self.settings.mc_iter,
+                                   batch_size=self.eval_batch_size, generators=self._eval_generators())
         terms = {k: v.cpu().numpy() for k, v in terms.items()}  # each (K, mc_iter)
         mi_sigma = mi_sigma_from_terms(self.kind, terms)
         entropies = self._entropies(terms, xs, ys)
@@ -188,7 +214,9 @@ class MINDE:
                           seeds=self.seeds, device=str(self.device), budget=self.budget.name,
                           **({} if self.role_probs is None else {"role_probs": list(self.role_probs)})),
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start,
-            resumed_from_step=self.train_result.resumed_from_step)
+            resumed_from_step=self.train_result.resumed_from_step,
+            cross=cross_model_estimate([self], x, y, ema=ema) if (cross is None and self.n_seeds >= 2) or cross
+            else None)
 
     def _eval_inputs(self, x: Any, y: Any, ema: bool = True) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """What ``estimate`` evaluates: held-out x, y checked and standardised with this model's
@@ -230,7 +258,7 @@ class MINDE:
 
 def fit_estimate_group(kind: str, datasets: Sequence[tuple[Any, Any, Any, Any]],
                        seeds: Sequence[int], *, budget: str | Budget = "quick",
-                       progress: bool = False, **kwargs: Any) -> list[MIEstimate]:
+                       progress: bool = False, cross: bool = False, **kwargs: Any) -> list[MIEstimate]:
     """Train one model per (data set, seed) in one batched computation; estimate each.
 
     datasets[k] = (x_train, y_train, x_test, y_test) of model k, seeds[k] its seed (any
@@ -243,6 +271,10 @@ def fit_estimate_group(kind: str, datasets: Sequence[tuple[Any, Any, Any, Any]],
     kwargs are MINDE's (steps, batch_size, lr, hidden, device, ...), except seed and n_seeds;
     ``checkpoint=PATH`` (with ``checkpoint_every`` / ``checkpoint_seconds``) gives the whole
     group one checkpoint file, resumed as in ``MINDE``.
+
+    ``cross=True`` (K >= 2) also evaluates the K models jointly on the first data set's test rows,
+    which no model trained on (the data sets are independent draws), with shared t and eps drawn
+    from ``seeds[0]`` (docs/method.md §17); every result then carries that ``cross`` estimate.
     """
     if len(datasets) != len(seeds) or not seeds:
         raise ValueError(f"need one seed per data set: {len(datasets)} data sets, {len(seeds)} seeds")
@@ -251,7 +283,11 @@ def fit_estimate_group(kind: str, datasets: Sequence[tuple[Any, Any, Any, Any]],
             raise ValueError(f"fit_estimate_group takes per-model seeds, not {bad}=")
     models = [MINDE(kind, budget=budget, seed=s, progress=progress, **kwargs) for s in seeds]
     _fit_group(models, [(d[0], d[1]) for d in datasets])
-    return [m.estimate(d[2], d[3]) for m, d in zip(models, datasets)]
+    results = [m.estimate(d[2], d[3]) for m, d in zip(models, datasets)]
+    if cross and len(models) >= 2:
+        joint = cross_model_estimate(models, datasets[0][2], datasets[0][3], seed=seeds[0])
+        results = [replace(r, cross=joint) for r in results]
+    return results
 
 
 def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
@@ -277,10 +313,11 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
     net = ScoreNet(d, 2, hidden, len(models), seeds=seeds).to(first.device)
     data = torch.stack([p[0] for p in prepared])  # (K, n, D)
     gens = [make_generator(s, _STREAM_TRAIN, first.device) for s in seeds]
-    res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
-                          sampler=first.train_sampler, generators=gens, progress=first.progress,
-                          desc=f"MINDE-{first.kind.upper()} group x{len(models)}",
-                          checkpoint=first.checkpoint, role_probs=first.role_probs)
+    with torch_threads(first.n_threads):
+        res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
+                              sampler=first.train_sampler, generators=gens, progress=first.progress,
+                              desc=f"MINDE-{first.kind.upper()} group x{len(models)}",
+                              checkpoint=first.checkpoint, role_probs=first.role_probs)
     for k, m in enumerate(models):
         m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)
         with torch.no_grad():

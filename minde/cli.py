@@ -1,7 +1,7 @@
 """The ``minde`` command line: estimate MI from files, list tasks, write task samples.
 
     minde estimate DATA [--x COLS] [--y COLS] [--y-file FILE] [--kind c|j|both] [--budget B]
-                   [--seeds K] [--seed S] [--test-size F] [--device D] [--bits] [--json]
+                   [--n-seeds K] [--seed S] [--test-size F] [--device D] [--bits] [--json]
                    [--out FILE] [--no-progress]
     minde tasks [--group all|benchmark|highmi] [--json]
     minde sample TASK --n N [--seed S] --out FILE.npz
@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=("c", "j", "both"), default="both",
                    help="c: MINDE-C(+σ), j: MINDE-J(+σ), both (default)")
     e.add_argument("--budget", choices=("smoke", "quick", "paper"), default="quick")
-    e.add_argument("--seeds", type=int, default=1, metavar="K", help="independent models (default 1)")
+    e.add_argument("--n-seeds", type=int, default=1, metavar="K",
+                   help="number of independent models, seeds S..S+K-1 (default 1)")
+    e.add_argument("--seeds", dest="seeds_list", metavar="LIST", help=argparse.SUPPRESS)
     e.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split and models")
     e.add_argument("--test-size", type=float, default=0.1, metavar="F", help="held-out fraction")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
@@ -93,11 +95,14 @@ def _versions() -> dict[str, str | None]:
 
 
 def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
-    """Validate --seeds/--seed/--test-size against the row count; returns (n_train, n_test)."""
+    """Validate --n-seeds/--seed/--test-size against the row count; returns (n_train, n_test)."""
     from .data import split_sizes
 
-    if args.seeds < 1:
-        raise InputError(f"--seeds must be >= 1, got {args.seeds}")
+    if args.seeds_list is not None:
+        raise InputError("minde estimate takes --n-seeds K (the number of models) and --seed S (the first "
+                         "seed); --seeds is a list of seeds in python -m minde.sweep")
+    if args.n_seeds < 1:
+        raise InputError(f"--n-seeds must be >= 1, got {args.n_seeds}")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     try:
@@ -116,7 +121,7 @@ def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, n_test: i
     kinds = ("c", "j") if args.kind == "both" else (args.kind,)
     results = {}
     for kind in kinds:
-        est = MINDE(kind, budget=args.budget, seed=args.seed, n_seeds=args.seeds,
+        est = MINDE(kind, budget=args.budget, seed=args.seed, n_seeds=args.n_seeds,
                     device=args.device, progress=not args.no_progress)
         results[kind] = est.fit(x_tr, y_tr).estimate(x_te, y_te)
     return results
@@ -142,7 +147,7 @@ def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[i
         "data": {"path": args.data, "y_file": args.y_file, "x_columns": x.labels,
                  "y_columns": y.labels, "n_rows": int(x.values.shape[0]), "dim_x": len(x.labels),
                  "dim_y": len(y.labels), "n_train": split[0], "n_test": split[1]},
-        "settings": {"kind": args.kind, "budget": args.budget, "seeds": args.seeds, "seed": args.seed,
+        "settings": {"kind": args.kind, "budget": args.budget, "n_seeds": args.n_seeds, "seed": args.seed,
                      "test_size": args.test_size, "device": args.device,
                      "resolved": {k: r.settings for k, r in results.items()}},
         "timings": dict(seconds, **{f"train_{k}": r.train_seconds for k, r in results.items()},
@@ -165,7 +170,7 @@ def _strict_json(obj: Any) -> Any:
 def _table(rec: dict[str, Any]) -> str:
     """Human-readable report of a record."""
     d, s, unit = rec["data"], rec["settings"], rec["unit"]
-    seeds = s["seeds"]
+    seeds = s["n_seeds"]
     lines = [f"X: {d['dim_x']} column(s) [{', '.join(d['x_columns'][:8])}"
              f"{', ...' if d['dim_x'] > 8 else ''}]   Y: {d['dim_y']} column(s) "
              f"[{', '.join(d['y_columns'][:8])}{', ...' if d['dim_y'] > 8 else ''}]",

@@ -46,53 +46,78 @@ def _expand(row: MaskTable, k: int) -> MaskTable:
         row.diff_dim, row.cond_dim, row.time_mul, row.time_add, row.loss_dim)), probs=row.probs)
 
 
-def _batch_terms(noise_fn: NoiseFn, kind: str, dims: tuple[int, int], x0: torch.Tensor,
-                 x_t: torch.Tensor, t: torch.Tensor, sde: VPSDE, sampler: TimeSampler,
-                 sigma: float) -> dict[str, torch.Tensor]:
-    """Per-sample terms (K, B) of one batch for ``kind``."""
+def _batch_differences(noise_fn: NoiseFn, kind: str, dims: tuple[int, int], x0: torch.Tensor,
+                       x_t: torch.Tensor, t: torch.Tensor, sde: VPSDE, sampler: TimeSampler,
+                       sigma: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Difference vectors of one batch for ``kind`` and the per-sample weight (docs/method.md §3, §4).
+
+    Each term is ``weight * 1/2 ||D||^2`` of its difference D (K, B, d): for "mi" the two noise
+    predictions the estimator compares, for "gap_*" a prediction minus the reference's. Returns
+    ({term: D}, weight (K, B)).
+    """
     dx = dims[0]
     w, sig, chi = sampler.weight(t), sde.sigma_t(t), sde.chi_t(t, sigma)
     eps = {name: _noise_under(noise_fn, m, dims, x0, x_t, t) for name, m in EVAL_MASKS[kind].items()}
     xs, ys = x_t[..., :dx], x_t[..., dx:]
     if kind == "c":
         e_x, e_xy = eps["X"][..., :dx], eps["X|Y"][..., :dx]
-        return {"mi": est.mi_inside(e_xy, e_x, w),
-                "gap_X": est.reference_gap(e_x, xs, sig, chi, w),
-                "gap_X|Y": est.reference_gap(e_xy, xs, sig, chi, w)}
+        return {"mi": e_xy - e_x,
+                "gap_X": e_x - est.reference_noise(xs, sig, chi),
+                "gap_X|Y": e_xy - est.reference_noise(xs, sig, chi)}, w
     e_joint, e_xgy, e_ygx = eps["XY"], eps["X|Y"][..., :dx], eps["Y|X"][..., dx:]
-    return {"mi": est.mi_inside(e_joint, torch.cat([e_xgy, e_ygx], dim=-1), w),
-            "gap_XY": est.reference_gap(e_joint, x_t, sig, chi, w),
-            "gap_X|Y": est.reference_gap(e_xgy, xs, sig, chi, w),
-            "gap_Y|X": est.reference_gap(e_ygx, ys, sig, chi, w)}
+    return {"mi": e_joint - torch.cat([e_xgy, e_ygx], dim=-1),
+            "gap_XY": e_joint - est.reference_noise(x_t, sig, chi),
+            "gap_X|Y": e_xgy - est.reference_noise(xs, sig, chi),
+            "gap_Y|X": e_ygx - est.reference_noise(ys, sig, chi)}, w
 
 
 @torch.no_grad()
 def estimate_terms(noise_fn: NoiseFn, x: torch.Tensor, y: torch.Tensor, kind: str, *,
                    sde: VPSDE, sampler: TimeSampler, sigma: float, mc_iter: int,
                    generators: list[torch.Generator], batch_size: int = 8192,
-                   progress: Callable[[int], None] | None = None) -> dict[str, torch.Tensor]:
+                   progress: Callable[[int], None] | None = None,
+                   shared: bool = False) -> dict[str, torch.Tensor]:
     """Mean of each per-sample term over the test set, for each of ``mc_iter`` passes.
 
-    x: (n, d_x), y: (n, d_y) (standardised, on the device); one generator per model (K of them)
+    x: (n, d_x), y: (n, d_y) (standardised, on the device), or (K, n, d_x), (K, n, d_y) when
+    each of the K models sees the test rows on its own scale; one generator per model (K of them)
     draws that model's t and eps; each pass uses a fresh t and eps for every sample. Returns
     {term: (K, mc_iter)} in nats. The test set is processed in batches of ``batch_size`` rows
     so that memory stays bounded.
+
+    ``shared=True`` (docs/method.md §17): ``generators[0]`` draws one t and eps per sample for all K
+    models, so that every model is evaluated on the same rows, t and eps, and the result also
+    holds ``"gram:" + term``: (mc_iter, K, K), the mean over rows of
+    ``weight * 1/2 <D_j, D_k>`` for the term's difference vectors D of models j and k. Its
+    diagonal is the term itself; its off-diagonal mean is the cross-model estimate.
     """
     if kind not in TERMS:
         raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
-    n, dims = x.shape[0], (x.shape[1], y.shape[1])
+    per_model = x.ndim == 3
+    n, dims = x.shape[-2], (x.shape[-1], y.shape[-1])
     k, dev = len(generators), x.device
-    data = torch.cat([x, y], dim=1)
+    data = torch.cat([x, y], dim=-1)
+    if per_model and data.shape[0] != k:
+        raise ValueError(f"per-model test data for {data.shape[0]} models but {k} generators")
     sums = {name: torch.zeros(k, mc_iter, dtype=torch.float64, device=dev) for name in TERMS[kind]}
+    grams = {name: torch.zeros(mc_iter, k, k, dtype=torch.float64, device=dev) for name in TERMS[kind]}
+    draw = generators[:1] if shared else generators
     for p in range(mc_iter):
         for start in range(0, n, batch_size):
-            x0 = data[start:start + batch_size].unsqueeze(0).expand(k, -1, -1)
+            rows = data[..., start:start + batch_size, :]
+            x0 = rows if per_model else rows.unsqueeze(0).expand(k, -1, -1)
             b = x0.shape[1]
-            t = torch.stack([sampler.sample((b,), g, dev) for g in generators])
-            eps = torch.stack([torch.randn(b, data.shape[1], generator=g, device=dev) for g in generators])
-            x_t = sde.perturb(x0, t, eps)
-            for name, val in _batch_terms(noise_fn, kind, dims, x0, x_t, t, sde, sampler, sigma).items():
-                sums[name][:, p] += val.double().sum(-1)
+            t = torch.stack([sampler.sample((b,), g, dev) for g in draw]).expand(k, b)
+            eps = torch.stack([torch.randn(b, data.shape[-1], generator=g, device=dev) for g in draw])
+            x_t = sde.perturb(x0, t, eps.expand(k, b, -1))
+            diffs, w = _batch_differences(noise_fn, kind, dims, x0, x_t, t, sde, sampler, sigma)
+            for name, d in diffs.items():
+                sums[name][:, p] += est.half_sq_norm(d, w).double().sum(-1)
+                if shared:
+                    grams[name][p] += 0.5 * torch.einsum("jbd,kbd,b->jk", d.double(), d.double(), w[0].double())
         if progress is not None:
             progress(p + 1)
-    return {name: s / n for name, s in sums.items()}
+    out = {name: s / n for name, s in sums.items()}
+    if shared:
+        out.update({f"gram:{name}": g / n for name, g in grams.items()})
+    return out

@@ -11,17 +11,23 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from .utils import append_dims
 
-__all__ = ["score_gap", "reference_gap", "mi_inside", "mi_sigma_c", "mi_sigma_j", "mi_sigma_from_terms",
+__all__ = ["half_sq_norm", "cross_model_mean", "leave_one_model_out", "score_gap", "reference_gap", "mi_inside", "mi_sigma_c", "mi_sigma_j", "mi_sigma_from_terms",
            "entropy_from_gap", "reference_noise", "gaussian_reference_constant"]
+
+
+def half_sq_norm(diff: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """weight * 1/2 ||diff||^2 per sample; diff: (..., B, d), weight: (..., B)."""
+    return 0.5 * weight * diff.square().sum(-1)
 
 
 def score_gap(eps_a: torch.Tensor, eps_b: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """weight * 1/2 ||eps_a - eps_b||^2 per sample; eps_*: (..., B, d), weight: (..., B)."""
-    return 0.5 * weight * (eps_a - eps_b).square().sum(-1)
+    return half_sq_norm(eps_a - eps_b, weight)
 
 
 def reference_noise(x_t: torch.Tensor, sigma_t: torch.Tensor, chi_t: torch.Tensor) -> torch.Tensor:
@@ -79,3 +85,29 @@ def entropy_from_gap(mean_gap: float, dim: int, sigma: float, mean_sq_norm: floa
                      chi_T: float) -> float:
     """H(p) in nats from the mean reference gap E int 1/2 g^2 ||s_p - s_ref||^2 (docs/method.md §2)."""
     return gaussian_reference_constant(dim, sigma, mean_sq_norm, chi_T) - mean_gap
+
+
+def cross_model_mean(gram: np.ndarray) -> np.ndarray:
+    """The cross-model estimate from Gram matrices (..., K, K) of K >= 2 models (docs/method.md §17).
+
+    gram[..., j, k] is the mean of weight * 1/2 <D_j, D_k> over shared draws, for the difference
+    vectors D of models j and k; the diagonal is each model's own (paper) estimate. The mean of
+    the K(K-1) off-diagonal entries, (||sum_k D_k||^2 - sum_k ||D_k||^2) / (K(K-1)) per draw,
+    keeps the true difference's squared norm and drops every error's squared norm that is
+    independent across models.
+    """
+    k = gram.shape[-1]
+    if k < 2:
+        raise ValueError("the cross-model estimate needs at least 2 models")
+    total = gram.sum(axis=(-2, -1)) - np.trace(gram, axis1=-2, axis2=-1)
+    return total / (k * (k - 1))
+
+
+def leave_one_model_out(gram: np.ndarray) -> np.ndarray:
+    """(..., K): the cross-model estimate without model j, for each j (K >= 3; a jackknife over models)."""
+    k = gram.shape[-1]
+    if k < 3:
+        raise ValueError("leaving one model out needs at least 3 models")
+    off = gram - np.eye(k) * gram  # off-diagonal entries only
+    without = off.sum(axis=(-2, -1))[..., None] - off.sum(axis=-1) - off.sum(axis=-2)
+    return without / ((k - 1) * (k - 2))

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
-__all__ = ["append_dims", "resolve_device", "configure_threads", "make_generator"]
+__all__ = ["append_dims", "resolve_device", "resolve_threads", "configure_threads", "torch_threads",
+           "make_generator"]
 
 
 def append_dims(x: torch.Tensor, target_ndim: int) -> torch.Tensor:
@@ -31,8 +34,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def configure_threads(n_threads: int | None = None) -> int:
-    """Set torch's intra-op threads: argument, else $MINDE_NUM_THREADS, else 1 (dispatch-bound MLPs)."""
+def resolve_threads(n_threads: int | None = None) -> int:
+    """Torch intra-op threads to use: argument, else $MINDE_NUM_THREADS, else 1 (dispatch-bound MLPs)."""
     if n_threads is None:
         env = os.environ.get("MINDE_NUM_THREADS", "1")
         try:
@@ -41,9 +44,27 @@ def configure_threads(n_threads: int | None = None) -> int:
             raise ValueError(f"MINDE_NUM_THREADS must be a positive integer, got {env!r}") from exc
     if n_threads < 1:
         raise ValueError(f"number of threads must be >= 1, got {n_threads}")
+    return n_threads
+
+
+def configure_threads(n_threads: int | None = None) -> int:
+    """Set torch's intra-op threads for the whole process (:func:`resolve_threads`); for scripts."""
+    n_threads = resolve_threads(n_threads)
     if torch.get_num_threads() != n_threads:
         torch.set_num_threads(n_threads)
     return n_threads
+
+
+@contextmanager
+def torch_threads(n_threads: int | None = None) -> Iterator[int]:
+    """Torch's intra-op threads set to :func:`resolve_threads` inside, the caller's count restored after."""
+    previous = torch.get_num_threads()
+    n_threads = configure_threads(n_threads)
+    try:
+        yield n_threads
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
 
 
 def make_generator(seed: int, stream: int, device: torch.device) -> torch.Generator:

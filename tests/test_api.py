@@ -151,3 +151,46 @@ def test_estimate_kinds_in_two_processes_equals_one_after_another() -> None:
         assert par[k].mi_per_seed == ser[k].mi_per_seed and par[k].entropies == ser[k].entropies
     with pytest.raises(ValueError, match="workers must be a positive integer"):
         estimate_kinds(xy[:, :1], xy[:, 1:], workers=0)
+
+
+def test_fit_and_estimate_leave_the_callers_thread_count_alone():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        model = _tiny(n_threads=1).fit(X, Y)
+        assert torch.get_num_threads() == 2
+        model.estimate(X, Y)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        _tiny(n_threads=0)
+
+
+@pytest.mark.parametrize("kind", ["c", "j"])
+def test_importance_sampling_means_training_and_estimation(kind):
+    """Given explicitly, importance_sampling sets t in training too, unless train_importance_sampling
+    says otherwise; left out, estimation uses importance and training the budget's choice per kind."""
+    for is_on in (True, False):
+        m = minde.MINDE(kind, budget="quick", importance_sampling=is_on)
+        assert (m.importance_sampling, m.train_importance_sampling) == (is_on, is_on)
+        m = minde.MINDE(kind, budget="quick", importance_sampling=is_on, train_importance_sampling=not is_on)
+        assert (m.importance_sampling, m.train_importance_sampling) == (is_on, not is_on)
+    m = minde.MINDE(kind, budget="quick")
+    assert (m.importance_sampling, m.train_importance_sampling) == (True, kind == "c")
+    assert minde.MINDE(kind, budget="paper").train_importance_sampling is True
+
+
+def test_benchmark_import_leaves_jax_platforms_alone(tmp_path):
+    """Importing the benchmark and sampling a task must not set JAX_PLATFORMS for the process."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from minde.bench import tasks, interop; "
+            "tasks.sample('1v1-normal-0.75', 20, 10, 0, cache_dir=sys.argv[1]); "
+            "print(os.environ.get('JAX_PLATFORMS', '<unset>'))")
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "<unset>"

@@ -53,7 +53,7 @@ def test_smoke_budget_finite(method: str, data_1v1: tuple[np.ndarray, ...]) -> N
 def test_cca_matches_bmi(dims: tuple[int, int]) -> None:
     from minde.bench.tasks import import_bmi
 
-    import_bmi()  # forces jax onto the CPU before bmi loads
+    import_bmi()
     import bmi.estimators
 
     x, y, _ = gaussian_joint(3000, seed=2, dim_x=dims[0], dim_y=dims[1])
@@ -96,7 +96,7 @@ def test_ksg_1v1_close_to_truth() -> None:
 def test_ksg_matches_bmi() -> None:
     from minde.bench.tasks import import_bmi
 
-    import_bmi()  # forces jax onto the CPU before bmi loads
+    import_bmi()
     import bmi.estimators
 
     x, y, _ = gaussian_joint(600, seed=6, dim_x=3, dim_y=2)

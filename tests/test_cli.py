@@ -64,14 +64,17 @@ def reference(files) -> dict:
     return estimate_json(files, "xy.npy", "--y", "2")["estimates"]
 
 
+_SLOW = pytest.mark.slow  # each form is a process of its own: the first tier runs three of them
+
+
 @pytest.mark.parametrize("args, x_cols, y_cols", [
-    (["xy.npy", "--x", "0:2", "--y", "2"], ["0", "1"], ["2"]),
-    (["xy.npy", "--y", "-1"], ["0", "1"], ["2"]),  # --x defaults to the other columns
+    pytest.param(["xy.npy", "--x", "0:2", "--y", "2"], ["0", "1"], ["2"], marks=_SLOW),
+    pytest.param(["xy.npy", "--y", "-1"], ["0", "1"], ["2"], marks=_SLOW),  # --x: the other columns
     (["xy.npz"], ["x[0]", "x[1]"], ["y[0]"]),  # default arrays x and y
     (["xy.csv", "--x", "a,noise", "--y", "b"], ["a", "noise"], ["b"]),  # by header names
-    (["xy.csv", "--x", "1:3", "--y", "3"], ["a", "noise"], ["b"]),  # by index ranges
-    (["noheader.csv", "--x", "0,1"], ["0", "1"], ["2"]),  # no header row detected
-    (["xy.tsv", "--x", "a,noise", "--y", "b"], ["a", "noise"], ["b"]),
+    pytest.param(["xy.csv", "--x", "1:3", "--y", "3"], ["a", "noise"], ["b"], marks=_SLOW),  # index ranges
+    pytest.param(["noheader.csv", "--x", "0,1"], ["0", "1"], ["2"], marks=_SLOW),  # no header row detected
+    pytest.param(["xy.tsv", "--x", "a,noise", "--y", "b"], ["a", "noise"], ["b"], marks=_SLOW),
     (["x.npy", "--y-file", "y.npy"], ["0", "1"], ["0"]),  # two-file form
 ])
 def test_formats_give_the_same_columns_and_estimate(files, reference, args, x_cols, y_cols):
@@ -85,7 +88,7 @@ def test_formats_give_the_same_columns_and_estimate(files, reference, args, x_co
 
 
 def test_json_record_fields_and_bits(files):
-    rec = estimate_json(files, "xy.npy", "--y", "2", "--seeds", "2", "--bits")
+    rec = estimate_json(files, "xy.npy", "--y", "2", "--n-seeds", "2", "--bits")
     assert set(rec) >= {"estimates", "entropies", "data", "settings", "timings", "versions", "unit"}
     assert rec["unit"] == "bits"
     assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma"}
@@ -115,7 +118,7 @@ def test_text_report_and_atomic_out(files, tmp_path):
     rec = json.loads(out.read_text())
     assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma"}
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
-    text = run_cli("estimate", "xy.npz", *SMOKE, "--seeds", "2", cwd=files)
+    text = run_cli("estimate", "xy.npz", *SMOKE, "--n-seeds", "2", cwd=files)
     assert text.returncode == 0, text.stderr
     for needle in ("MINDE-C ", "MINDE-C(σ)", "seed std", "H(X|Y) =", "nats"):
         assert needle in text.stdout
@@ -176,7 +179,8 @@ ERRORS = [  # (argv, exit status, pieces of the message)
     (["estimate", "ragged.csv"], 2, ["line 3 has 1 fields, expected 2"]),
     (["estimate", "xy.npy", "--y", "2", "--x", "1:2,2"], 2, ["share column"]),
     (["estimate", "xy.npy", "--y", "2", "--test-size", "1.5"], 2, ["--test-size"]),
-    (["estimate", "xy.npy", "--y", "2", "--seeds", "0"], 2, ["--seeds must be >= 1"]),
+    (["estimate", "xy.npy", "--y", "2", "--n-seeds", "0"], 2, ["--n-seeds must be >= 1"]),
+    (["estimate", "xy.npy", "--y", "2", "--seeds", "0-2"], 2, ["--n-seeds K", "list of seeds"]),
     (["estimate", "xy.npy", "--y", "2", "--device", "tpu9"], 2, ["device"]),
     (["estimate", "xy.npy", "--y", "2", "--out", "no/such/dir/r.json"], 2, ["folder does not exist"]),
     (["estimate", "xy.npy", "--kind", "q"], 2, ["invalid choice: 'q'"]),

@@ -335,8 +335,9 @@ def test_plotting_imports_no_training_code() -> None:
 
 # ---- end to end with the real estimator ---------------------------------------------------------
 
-@pytest.mark.skipif(not hasattr(minde, "MINDE"), reason="minde.MINDE is not on this branch yet (issue: estimator)")
+@pytest.mark.slow
 def test_pipeline_end_to_end_smoke(tmp_path: Path) -> None:
+    """The MNIST pipeline at the smoke budget: autoencoders, MINDE and InfoNCE (minutes: second tier)."""
     try:
         import minde.bench.baselines  # noqa: F401
         has_baselines = True

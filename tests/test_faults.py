@@ -23,6 +23,7 @@ def _run(seed: int) -> list:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow
 def test_same_seed_is_bit_identical_across_processes():
     a, b, c = _run(7), _run(7), _run(8)
     assert a == b

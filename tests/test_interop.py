@@ -55,6 +55,7 @@ def test_estimate_with_info_is_bmis_record():
     assert est.estimate(z[:, :1], z[:, 1:]) == pytest.approx(res.mi_estimate, abs=1e-6)  # seeded
 
 
+@pytest.mark.slow
 def test_runs_through_bmis_run_estimator(tmp_path):
     task = bmi.benchmark.BENCHMARK_TASKS[TASK]
     path = tmp_path / "sample.csv"

@@ -1,6 +1,8 @@
 """Every notebook runs through the runner at the smoke budget and writes its declared files (docs/method.md §8-§13)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from minde.repro import reproduce
@@ -9,8 +11,10 @@ from minde.repro.experiments import EXPERIMENTS
 
 @pytest.mark.notebooks
 @pytest.mark.timeout(900)
-def test_every_notebook_at_smoke_writes_its_declared_files(tmp_path):
-    runs = reproduce.run_all("smoke", runs_dir=tmp_path)
+def test_every_notebook_at_smoke_writes_its_declared_files(private_home):
+    """Every notebook recomputes its smoke results in a private project root (nothing cached)."""
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    runs = reproduce.run_all("smoke", nb_dir=notebooks, runs_dir=private_home / "runs", root=private_home)
     assert runs, "no notebooks found"
     print(reproduce.format_table(runs))
     failed = {r.name: (r.status, r.error, [str(p) for p in r.missing]) for r in runs if r.status != "ok"}
@@ -18,6 +22,7 @@ def test_every_notebook_at_smoke_writes_its_declared_files(tmp_path):
     for r in runs:
         if r.name in EXPERIMENTS:
             assert r.outputs and not r.missing, r.name
+            assert all(private_home in p.parents for p in r.outputs), r.outputs
 
 
 def _parameter_names(path) -> list[str]:

@@ -108,6 +108,7 @@ def test_two_runners_in_one_folder_at_once(tmp_path):
 
 
 @pytest.mark.notebooks
+@pytest.mark.core
 @pytest.mark.timeout(600)
 def test_runner_is_quiet_and_executed_notebook_has_no_tqdm_warning(tmp_path, monkeypatch, capfd):
     """One real notebook at the smoke budget: no 'Kernel is running over TCP without encryption' on the

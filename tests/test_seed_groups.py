@@ -113,7 +113,7 @@ def test_run_group_equals_run_unit() -> None:
         assert rec.estimates.keys() == alone.estimates.keys() == {"minde_c", "minde_c_sigma"}
         for name, value in alone.estimates.items():
             assert rec.estimates[name] == pytest.approx(value, rel=1e-4, abs=1e-6)
-        assert set(rec.extra) == set(alone.extra) | {"group_size", "group_seeds", "group_seconds"}
+        assert set(rec.extra) == set(alone.extra) | {"group_size", "group_seeds", "group_seconds", "cross"}
         assert rec.extra["group_seeds"] == list(SEEDS)
         assert rec.extra["group_size"] == 3 and rec.extra["settings"] == alone.extra["settings"]
         assert rec.seconds == pytest.approx(rec.extra["group_seconds"] / 3)
@@ -156,6 +156,8 @@ def test_sweep_writes_one_record_per_unit_equal_to_ungrouped(tmp_path: Path, cap
     assert all(r.status == "ok" and r.extra["group_size"] == 3 for r in recs.values())
     assert all("group_size" not in r.extra for r in res.load_units("g", "smoke", tmp_path / "f").values())
     key = ["variant", "seed"]
+    assert sorted(df.loc[df["variant"].str.endswith("_cross"), "variant"]) == ["minde_c_cross", "minde_c_sigma_cross"]
+    df = df[~df["variant"].str.endswith("_cross")]  # the grouped sweep's joint evaluation
     a, b = df.sort_values(key).reset_index(drop=True), flat.sort_values(key).reset_index(drop=True)
     assert len(a) == 6 and list(a["variant"]) == list(b["variant"])
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-4, atol=1e-6)
@@ -232,3 +234,27 @@ def test_ablation_seed_loop_batched_equals_one_fit_per_seed() -> None:
         assert a.mi_sigma == pytest.approx(b.mi_sigma, rel=1e-4, abs=1e-6)
     assert fits[0][0].estimate(fits[0][1], fits[0][2]).mi != pytest.approx(
         fits[1][0].estimate(fits[1][1], fits[1][2]).mi, rel=1e-3)  # seeds really differ
+
+
+def test_cross_sweep_evaluates_all_seeds_jointly_and_reruns_units_without_it(tmp_path: Path, capsys) -> None:
+    """--cross: all seeds of a unit in one group (even where the CPU rule says one at a time),
+    one joint evaluation on the first seed's test rows in every record, its variants on that
+    seed's rows of results.csv; a unit whose records lack it is rerun, one that has it is not."""
+    kw = dict(n_train=N_TRAIN, n_test=N_TEST, progress=False)
+    out = tmp_path / "x"
+    flat = sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, group_size=1, **kw)
+    assert not flat["variant"].str.endswith("_cross").any()
+    assert len(group_units([_unit(s, "minde_j", "multinormal-dense-50-50-0.5") for s in range(3)], device="cpu",
+                           whole=True)) == 1
+    df = sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
+    assert "3 finished MINDE unit(s)" in capsys.readouterr().out  # rerun: no joint evaluation yet
+    recs = res.load_units("x", "smoke", out)
+    crosses = [r.extra["cross"] for r in recs.values()]
+    assert all(c == crosses[0] for c in crosses) and crosses[0]["seeds"] == [0, 1, 2]
+    assert crosses[0]["test_seed"] == 0 and crosses[0]["n_models"] == 3
+    rows = df.set_index(["variant", "seed"])["estimate"]
+    assert rows[("minde_j_cross", 0)] == crosses[0]["mi"] and ("minde_j_cross", 1) not in rows.index
+    assert np.isfinite(crosses[0]["mi_model_se"]) and crosses[0]["mi_sigma"] == rows[("minde_j_sigma_cross", 0)]
+    before = {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")}
+    sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
+    assert {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")} == before

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minde.repro import results as res
-from minde.repro import sweep
+from minde.repro import sweep, verify
 from minde.repro.verify import format_table, run_verify, select_records
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,25 +45,56 @@ def test_committed_cheap_records_verify_and_an_altered_one_fails(tmp_path: Path,
     res.write_unit("benchmark", rec, tmp_path)
     assert res.load_units("benchmark", "quick", tmp_path)[rec.key].estimates == rec.estimates
     assert _verify(tmp_path, "--sample", "3") == 1
-    captured = capsys.readouterr()
-    assert "1 of 3 estimate(s) differ from their records" in captured.err
-    rows = {line.split(" n=")[0].strip(): line.split()[-1] for line in captured.out.splitlines()
-            if " cca n=10000 s=0 " in line}
-    assert rows == {"1v1-normal-0.75 cca": "True", "student-identity-1-1-1 cca": "False",
-                    "multinormal-dense-2-2-0.5 cca": "True"}
+    assert "1 of 3 estimate(s) differ from their records" in capsys.readouterr().err
+    code, df = run_verify("benchmark", "quick", str(tmp_path), sample=3)
+    assert code == 1 and dict(zip(df["unit"], df["ok"])) == {
+        "1v1-normal-0.75 cca n=10000 s=0": True, "student-identity-1-1-1 cca n=10000 s=0": False,
+        "multinormal-dense-2-2-0.5 cca n=10000 s=0": True}
 
 
-def test_same_machine_records_must_match_to_the_last_bit(tmp_path: Path, capsys) -> None:
-    """A record made on this CPU type with these versions is compared exactly: one ulp fails."""
+def test_bitwise_agreement_is_reported_not_required(tmp_path: Path, capsys) -> None:
+    """A record stamped with this machine's fingerprint is reported bit-identical; one ulp off is
+    noted but passes (the tolerance decides); the exit status never depends on the CPU."""
     units = _copy(tmp_path, CHEAP[:1])
     rec = res.load_unit(units / CHEAP[0])
+    code, df = run_verify("benchmark", "quick", str(tmp_path))
+    assert code == 0 and not df["expected"].any()  # committed on another machine
+    rec.estimates["cca"] = float(df["recomputed"].iloc[0])  # as if made here
     rec.machine, rec.versions = res.machine_info(), res.package_versions()
+    rec.fingerprint = res.environment_fingerprint()
     res.write_unit("benchmark", rec, tmp_path)
-    assert _verify(tmp_path) == 0
-    assert " exact " in capsys.readouterr().out
+    code, df = run_verify("benchmark", "quick", str(tmp_path))
+    assert code == 0 and df["bitwise"].all() and df["expected"].all()
     rec.estimates["cca"] = math.nextafter(rec.estimates["cca"], 1.0)
     res.write_unit("benchmark", rec, tmp_path)
-    assert _verify(tmp_path) == 1
+    code, df = run_verify("benchmark", "quick", str(tmp_path))
+    assert code == 0 and not df["bitwise"].any() and df["ok"].all()
+    assert "same environment fingerprint, yet not bit-identical" in df["note"].iloc[0]
+    rec.fingerprint = "0" * 16  # another machine: bit equality is not expected, and not noted
+    res.write_unit("benchmark", rec, tmp_path)
+    code, df = run_verify("benchmark", "quick", str(tmp_path))
+    assert code == 0 and not df["expected"].any() and "other environment" in df["note"].iloc[0]
+
+
+def _record(method: str, seed: int, estimates: dict[str, float], **extra: float) -> res.UnitRecord:
+    return res.UnitRecord(task="t", method=method, n_train=100, n_test=50, seed=seed, budget="quick",
+                          estimates=estimates, extra=dict(extra))
+
+
+def test_tolerances_follow_each_estimate_uncertainty() -> None:
+    """MINDE: 4 combined Monte Carlo standard errors; CCA/KDE: 1e-6 relative, KSG also 5/n_test; SGD-trained
+    baselines: a quarter of the committed spread over seeds, else 2 % relative."""
+    rec = _record("minde_c", 0, {"minde_c": 1.0, "minde_c_sigma": 0.9}, mi_stderr=0.03, mi_sigma_stderr=0.01)
+    new = _record("minde_c", 0, {"minde_c": 1.0, "minde_c_sigma": 0.9}, mi_stderr=0.04, mi_sigma_stderr=0.01)
+    assert verify.tolerance(rec, new, "minde_c") == pytest.approx((4 * 0.05, "4 MC se"))
+    assert verify.tolerance(rec, new, "minde_c_sigma")[0] == pytest.approx(4 * 0.01 * math.sqrt(2))
+    cca, ksg = _record("cca", 0, {"cca": 2.0}), _record("ksg", 0, {"ksg": 2.0})
+    assert verify.tolerance(cca, cca, "cca")[0] == pytest.approx(2e-6)
+    assert verify.tolerance(ksg, ksg, "ksg")[0] == pytest.approx(2e-6 + 5 / 50)
+    seeds = {r.key: r for r in (_record("infonce", s, {"infonce": v}) for s, v in enumerate((0.5, 0.6, 0.7)))}
+    lone = _record("infonce", 0, {"infonce": 0.5})
+    assert verify.tolerance(lone, lone, "infonce", seeds) == pytest.approx((0.25 * 0.1, "0.25 seed sd"))
+    assert verify.tolerance(lone, lone, "infonce", {})[0] == pytest.approx(0.02 * 0.5)
 
 
 def test_selection_is_reproducible_and_filtered_by_time(tmp_path: Path, capsys) -> None:
@@ -79,21 +110,12 @@ def test_selection_is_reproducible_and_filtered_by_time(tmp_path: Path, capsys) 
 
 @pytest.mark.slow
 def test_committed_quick_benchmark_records_are_reproduced(capsys) -> None:
-    """What CI runs: `--verify benchmark --budget quick --sample 3 --max-seconds 60`.
+    """What the second test tier runs: `--verify benchmark --budget quick --sample 3 --max-seconds 60`.
 
-    Every recomputed estimate must agree with its record. The one known exception is reported as
-    an expected failure, never as a pass: a MINDE record made on another or an unrecorded CPU
-    type (the committed quick records predate the ``machine`` field and come from another
-    machine), where training amplifies the other CPU's rounding (minde.repro.verify). A baseline
-    that differs, a failed recomputation or any mismatch of a record from this CPU type fails.
+    Every recomputed estimate must agree with its record within its tolerance, on whatever CPU
+    this runs: the records were made on another machine, so bit-identical results are not expected.
     """
     assert len(list(COMMITTED.glob("*.json"))) >= 100
     code, df = run_verify("benchmark", "quick", sample=3, max_seconds=60)  # what the command runs
     captured = capsys.readouterr()
-    if code == 0:
-        return
-    bad = df[~df["ok"]]
-    foreign_minde = (bad["mode"] != "exact") & bad["variant"].str.startswith("minde_") & \
-        ~bad["note"].str.contains("recomputation failed")
-    assert code == 1 and len(bad) and foreign_minde.all(), captured.out + captured.err
-    pytest.xfail("committed MINDE quick records were made on another CPU type:\n" + format_table(bad))
+    assert code == 0, captured.out + captured.err + ("" if df is None else format_table(df[~df["ok"]]))

@@ -32,7 +32,7 @@ from scipy.spatial.distance import cdist
 from scipy.special import digamma
 
 from minde.bench.doe import DoEConfig, doe_estimate
-from minde.bench.tasks import import_bmi
+from minde.bench.tasks import import_bmi, jax_cpu
 from minde.data import check_not_constant
 
 __all__ = [
@@ -193,7 +193,7 @@ def _critic_mi(
     seed: int,
 ) -> float:
     """Train one of bmi's critics on train, return its best held-out MI (nats) (docs/method.md §9)."""
-    import_bmi()  # forces jax to the CPU before jax is first imported
+    import_bmi()
     import jax
     import jax.numpy as jnp
     from bmi.estimators.neural import _backend_linear_memory as linear
@@ -227,7 +227,7 @@ def _critic_mi(
 
 def _kde_mi(xte: np.ndarray, yte: np.ndarray, budget: BaselineBudget) -> float:
     """bmi's KDE plug-in h(X) + h(Y) - h(X, Y) on the test split, Gaussian kernel (docs/method.md §9)."""
-    import_bmi()  # forces jax onto the CPU before bmi loads
+    import_bmi()
     import bmi.estimators
 
     m = budget.kde_max_points or len(xte)
@@ -241,13 +241,15 @@ def _dispatch(method: str, data: tuple[np.ndarray, ...], budget: BaselineBudget,
     """Run one method on validated (x_train, y_train, x_test, y_test) (docs/method.md §9)."""
     xtr, ytr, xte, yte = data
     if method in ("mine", "infonce", "nwj", "dv"):
-        return _critic_mi(method, xtr, ytr, xte, yte, budget, seed)
+        with jax_cpu():
+            return _critic_mi(method, xtr, ytr, xte, yte, budget, seed)
     if method == "ksg":
         return ksg_mi(xte, yte, k=10)
     if method == "cca":
         return cca_mi(xtr, ytr)
     if method == "kde":
-        return _kde_mi(xte, yte, budget)
+        with jax_cpu():
+            return _kde_mi(xte, yte, budget)
     density = "gauss" if method == "doe_gauss" else "logistic"
     return doe_estimate(xtr, ytr, xte, yte, DoEConfig(density=density, n_steps=budget.doe_steps), seed=seed)
 

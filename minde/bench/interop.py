@@ -12,13 +12,8 @@ part, exactly as :func:`minde.estimate_mi`.
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Any, Optional
-
-if "jax" not in sys.modules:  # bmi imports jax; keep it off accelerators it may not support
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from bmi.interface import BaseModel, EstimateResult, IMutualInformationPointEstimator
 from numpy.typing import ArrayLike
@@ -40,7 +35,7 @@ class MINDEParams(BaseModel):
     test_size: float  # held-out fraction of the sample used for estimation
     seed: int  # seed of the split and the first model
     n_seeds: int  # independent models averaged
-    importance_sampling: bool  # t ~ q(t) (docs/method.md §4) or uniform
+    importance_sampling: Optional[bool]  # t ~ q(t) (docs/method.md §4) or uniform; None: the budget's
     sigma: float  # std of the Gaussian reference of the σ-variants (docs/method.md §2)
     device: str  # auto | cpu | cuda[:N]
     steps: Optional[int] = None  # overrides of the budget (None: the budget's value)
@@ -55,7 +50,7 @@ class MINDEEstimator(IMutualInformationPointEstimator):
 
     def __init__(self, kind: str = "c", *, variant: str = "mi", budget: str = "quick",
                  test_size: float = 0.1, seed: int = 0, n_seeds: int = 1,
-                 importance_sampling: bool = True, sigma: float = 1.0, device: str = "auto",
+                 importance_sampling: bool | None = None, sigma: float = 1.0, device: str = "auto",
                  steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
                  hidden: int | None = None, mc_iter: int | None = None, progress: bool = False) -> None:
         if kind not in KINDS:

@@ -1,7 +1,8 @@
 """Benchmark tasks (docs/method.md §8) and the high-MI family (docs/method.md §10): ids, ground truth, cached samples.
 
 Every task is a bmi ``Task`` (package ``benchmark-mi==0.1.3``). ``bmi`` and ``jax`` are imported
-lazily, inside functions, with jax forced to the CPU, so ``import minde.bench.tasks`` stays light.
+lazily, inside functions, so ``import minde.bench.tasks`` stays light; sampling runs on jax's CPU
+device (:func:`jax_cpu`) without changing the process's jax settings.
 
 High-MI family (docs/method.md §10): ``highmi-{transform}-{dim_x}-{dim_y}-s{strength}`` with transform in
 ``sparse`` (untransformed), ``half_cube`` or ``spiral``; the base task is bmi's
@@ -20,6 +21,8 @@ import hashlib
 import os
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +40,7 @@ __all__ = [
     "sample",
     "default_cache_dir",
     "import_bmi",
+    "jax_cpu",
 ]
 
 HIGHMI_STRENGTHS: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0, 50.0, 100.0)  # docs/method.md §10 sweep of s
@@ -62,15 +66,26 @@ class TaskInfo:
 
 
 def import_bmi() -> Any:
-    """Import bmi (and so jax) lazily with jax forced to the CPU; returns the bmi module (docs/method.md §8)."""
-    import sys
+    """Import bmi (and so jax) lazily; returns the bmi module (docs/method.md §8).
 
-    if "jax" not in sys.modules:
-        os.environ["JAX_PLATFORMS"] = "cpu"
+    The process's jax settings are left as they are: bmi's computations run on the CPU through
+    :func:`jax_cpu`, not by setting ``JAX_PLATFORMS`` (set it yourself, e.g. ``JAX_PLATFORMS=cpu``,
+    to keep a CUDA build of jaxlib from initialising the GPU).
+    """
     import bmi  # noqa: F401  (the package `benchmark-mi`, never the PyPI `bmi`)
     import bmi.benchmark
 
     return bmi
+
+
+@contextmanager
+def jax_cpu() -> Iterator[None]:
+    """Run the jax code inside on the CPU (bmi's samplers and critics), whatever jax's default
+    device is, so samples and baselines are the same with or without an accelerator."""
+    import jax
+
+    with jax.default_device(jax.devices("cpu")[0]):
+        yield
 
 
 def _highmi_id(transform: str, dim_x: int, dim_y: int, strength: float) -> str:
@@ -218,7 +233,8 @@ def _save_atomic(path: Path, x: np.ndarray, y: np.ndarray, key: str) -> None:
 
 def _draw(task_id: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """One draw of n points from the bmi task, as float32 (n, dim) arrays (docs/method.md §8)."""
-    x, y = _bmi_task(task_id).sample(n, seed)
+    with jax_cpu():
+        x, y = _bmi_task(task_id).sample(n, seed)
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     x, y = x.reshape(n, -1), y.reshape(n, -1)
     if not (np.isfinite(x).all() and np.isfinite(y).all()):

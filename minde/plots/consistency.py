@@ -29,8 +29,12 @@ def variant_label(method: str, variant: str) -> str:
 def seed_summary(df: pd.DataFrame) -> pd.DataFrame:
     """docs/method.md §11: mean, std (ddof 1; 0 for one seed) and number of seeds of each ratio.
 
-    One row per (test, method, variant, r); rows without a ``seed`` column count as one seed."""
-    out = df.groupby(["test", "method", "variant", "r"], sort=True).agg(
+    One row per (test, method, variant, r), sorted; rows without a ``seed`` column count as one
+    seed. Each group is summed in the order of its seeds, so the result (to the last bit) does
+    not depend on the order of the input rows."""
+    keys = ["test", "method", "variant", "r"]
+    df = df.sort_values(keys + (["seed"] if "seed" in df.columns else []), kind="stable")
+    out = df.groupby(keys, sort=True).agg(
         mean=("ratio", "mean"), std=("ratio", "std"), n_seeds=("ratio", "size"), ideal=("ideal", "first"))
     return out.fillna({"std": 0.0}).reset_index()
 

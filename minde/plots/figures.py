@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from minde._io import atomic_write, figure_dir  # noqa: E402
+from minde._io import atomic_write, csv_text, figure_dir  # noqa: E402
 from minde.repro.analysis import LABELS, method_label, variant_order  # noqa: E402
 
 __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi",
@@ -26,8 +26,10 @@ __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi
 
 # no creation date in PDFs, so re-plotting unchanged results leaves the committed files unchanged
 _STABLE_METADATA = {"pdf": {"CreationDate": None}}
-# one distinct colour per entry of LABELS: matplotlib's ten, then three dark ones for KDE and DoE
-_PALETTE = [f"C{i}" for i in range(10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"]
+# one distinct colour per entry of LABELS: the paper's MINDE variants, four dark ones for the
+# cross-model variants, then matplotlib's other six and three dark ones for KDE and DoE
+_PALETTE = [f"C{i}" for i in range(4)] + ["#000000", "#7f3b08", "#542788", "#b2182b"] + \
+    [f"C{i}" for i in range(4, 10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"]
 
 
 def save_figure(fig: Figure, stem: str, budget: str, formats: Sequence[str] = ("pdf", "png"),
@@ -46,12 +48,14 @@ def save_table(df: pd.DataFrame, stem: str, budget: str, root: str | os.PathLike
     """write a table as ``<figure_dir(budget)>/<stem>.csv`` atomically.
 
     A meaningful index (method names, task ids) is written as the first column, headed by its
-    name or "method"; a plain 0..n-1 row index is left out.
+    name or "method"; a plain 0..n-1 row index is left out. Rows keep the order of ``df`` (the
+    analysis functions make it canonical); floats are written with ``minde._io.CSV_DIGITS``
+    significant digits, so a re-plot that sums in another order rewrites the same bytes.
     """
     path = figure_dir(budget, root) / f"{stem}.csv"
     plain = isinstance(df.index, pd.RangeIndex) and df.index.name is None
     label = None if plain or df.index.nlevels > 1 else (df.index.name or "method")
-    return atomic_write(path, df.to_csv(index=not plain, index_label=label))
+    return atomic_write(path, csv_text(df, index=not plain, index_label=label))
 
 
 def _colours(variants: Sequence[str]) -> dict[str, str]:

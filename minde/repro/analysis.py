@@ -12,8 +12,11 @@ __all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselin
            "summary_by_method", "benchmark_matrix", "recipe_summary"]
 
 # display name of each result variant, in the canonical order (MINDE variants, then baselines)
+# the cross-model variants go beyond the paper (docs/method.md §17): labelled "cross-model"
 LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
-          "minde_j_sigma": "MINDE-J(σ)", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
+          "minde_j_sigma": "MINDE-J(σ)", "minde_c_cross": "MINDE-C cross-model",
+          "minde_c_sigma_cross": "MINDE-C(σ) cross-model", "minde_j_cross": "MINDE-J cross-model",
+          "minde_j_sigma_cross": "MINDE-J(σ) cross-model", "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
           "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
           "doe_logistic": "DoE (logistic)"}
 
@@ -30,14 +33,25 @@ def variant_order(variants: Sequence[str]) -> list[str]:
 
 
 def aggregate_seeds(df: pd.DataFrame, by: Sequence[str] = ("task", "variant", "n_train")) -> pd.DataFrame:
-    """docs/method.md §8: mean ± std over seeds of the ok rows; columns by + mean, std, n_seeds, truth, bias."""
+    """docs/method.md §8: mean ± std over seeds of the ok rows; columns by + mean, std, n_seeds, truth, bias.
+
+    Rows come out sorted by ``by``, and each group is summed in the order of its seeds, so the
+    result (to the last bit) does not depend on the order of the input rows.
+    """
     ok = df[df["status"] == "ok"] if "status" in df else df
-    g = ok.groupby(list(by), sort=False)
+    ok = ok.sort_values(_keys(ok, by, "seed"), kind="stable")
+    g = ok.groupby(list(by), sort=True)
     out = g["estimate"].agg(mean="mean", std="std", n_seeds="count").reset_index()
     out["std"] = out["std"].fillna(0.0)
     out["truth"] = g["truth"].first().to_numpy()
     out["bias"] = out["mean"] - out["truth"]
     return out
+
+
+def _keys(df: pd.DataFrame, by: Sequence[str], *extra: str) -> list[str]:
+    """``by`` and those of ``extra`` that are columns of ``df`` (not already in ``by``): the
+    columns that put rows in a canonical order before they are aggregated."""
+    return list(by) + [c for c in extra if c in df.columns and c not in by]
 
 
 def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
@@ -82,9 +96,11 @@ def recipe_summary(df: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
 
     mae: mean over tasks of |mean over seeds - truth|; mae_seed_std: std over seeds of each seed's
     MAE over tasks; within: tasks within ``tol`` nats; worst: the task with the largest error;
-    seconds: mean training seconds per model. Rows are sorted by variant, then MAE. Only the
+    seconds: mean training seconds per model. Rows are sorted by variant, then MAE, then recipe
+    name, whatever the order of the input rows. Only the
     tasks that every (recipe, variant) has reached count, so a partial study compares like with like.
     """
+    df = df.sort_values(_keys(df, ("recipe", "variant", "task"), "seed"), kind="stable")  # summation order
     reached = df.groupby("task")[["recipe", "variant"]].apply(lambda s: len(s.drop_duplicates()))
     df = df[df["task"].isin(reached.index[reached == len(df[["recipe", "variant"]].drop_duplicates())])]
     per_task = (df.groupby(["recipe", "variant", "task"], sort=False)
@@ -101,5 +117,6 @@ def recipe_summary(df: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
                         "worst_err": g["err"].max(), "seconds": g["seconds"].mean()})
     out = out.join(per_seed).reset_index()
     order = {v: i for i, v in enumerate(LABELS)}
-    return out.sort_values(["variant", "mae"], key=lambda c: c.map(order) if c.name == "variant" else c,
+    return out.sort_values(["variant", "mae", "recipe"],
+                           key=lambda c: c.map(order) if c.name == "variant" else c,
                            kind="stable").reset_index(drop=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from minde._io import atomic_write
+from minde._io import atomic_write, csv_text, read_csv_exact
 
 __all__ = ["RESULT_COLUMNS", "PROVENANCE_COLUMNS", "TEST_IDEALS", "save_consistency", "load_consistency"]
 
@@ -17,20 +17,24 @@ RESULT_COLUMNS = [
 # the code revisions that computed a row's numerator and denominator (optional: older files lack them)
 PROVENANCE_COLUMNS = ["git_rev", "git_rev_denominator"]
 TEST_IDEALS = {"baseline": 1.0, "data_processing": 1.0, "additivity": 2.0}  # docs/method.md §11: ideal ratios
+# the canonical row order of a result file (a resumed run appends rows in the order they finish)
+ROW_ORDER = ["test", "method", "variant", "r", "seed"]
 
 
 def save_consistency(df: pd.DataFrame, path: str | Path) -> Path:
     """docs/method.md §11: write the result rows (with PROVENANCE_COLUMNS where present) to CSV
-    (parent folders created); returns the path."""
+    (parent folders created), in ROW_ORDER and with exact floats; returns the path."""
     path = Path(path)
     columns = RESULT_COLUMNS + [c for c in PROVENANCE_COLUMNS if c in df]
-    return atomic_write(path, df[columns].to_csv(index=False))  # never half-written
+    text = csv_text(df[columns], sort_by=ROW_ORDER, digits=None, index=False)  # data: floats exact
+    return atomic_write(path, text)  # never half-written
 
 
 def load_consistency(path: str | Path) -> pd.DataFrame:
     """docs/method.md §11: read result rows written by save_consistency, checking the columns
-    (PROVENANCE_COLUMNS are kept where the file has them)."""
-    df = pd.read_csv(path)
+    (PROVENANCE_COLUMNS are kept where the file has them). Floats are read exactly (a figure
+    re-plotted from the file matches one plotted from the rows that were saved)."""
+    df = read_csv_exact(path)
     missing = set(RESULT_COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"{path} is not a consistency result file: missing columns {sorted(missing)}")

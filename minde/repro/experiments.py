@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from minde._io import figure_dir, results_root
+from minde._io import figure_dir, read_csv_exact, results_root
 from minde.config import BUDGETS
 from minde.repro.recipes import EXTRA_TASKS, SCREEN_TASKS, STUDY_RECIPES
 
@@ -326,7 +326,7 @@ def load_or_compute(experiment: str, budget: str, compute: Callable[[], pd.DataF
     if not recompute and path.exists() and meta.exists():
         if json.loads(meta.read_text()).get("params") == key:
             print(f"loaded cached results {path}")
-            return pd.read_csv(path)
+            return read_csv_exact(path)
         print(f"cached results {path} were made with other parameters: recomputing")
     df = compute()
     atomic_write(path, df.to_csv(index=False))

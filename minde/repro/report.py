@@ -219,7 +219,10 @@ def _cell(v) -> str:
 
 
 def md_table(df: pd.DataFrame) -> str:
-    """A DataFrame as a GitHub markdown table (no index)."""
+    """A DataFrame as a GitHub markdown table: a named index (e.g. the recipe of each row) becomes
+    the first column(s); an unnamed one (0, 1, ...) is dropped."""
+    if any(name is not None for name in df.index.names):
+        df = df.reset_index()
     head = [_cell(c) for c in df.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in df.itertuples(index=False)]

@@ -24,11 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-from minde._io import atomic_write, results_root, source_revision
+from minde._io import atomic_write, csv_text, results_root, source_revision
 
 __all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "unit_dir", "unit_path",
-           "write_unit", "load_unit", "load_units", "aggregate", "write_meta", "environment",
-           "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS", "machine_info", "checkpoint_dir",
+           "write_unit", "load_unit", "load_units", "aggregate", "tidy_csv", "write_meta", "environment",
+           "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS", "machine_info", "environment_fingerprint",
+           "cpu_description", "checkpoint_dir",
            "checkpoint_path"]
 
 SCHEMA = 1
@@ -37,6 +38,7 @@ PACKAGES = ("minde-repro", "torch", "numpy", "pandas", "jax", "jaxlib", "benchma
 TIDY_COLUMNS = ["experiment", "budget", "task", "method", "variant", "n_train", "n_test", "seed",
                 "estimate", "truth", "abs_error", "seconds", "status", "error", "timestamp",
                 "git_rev"]
+TIDY_ORDER = ["task", "method", "variant", "n_train", "seed"]  # row order of results.csv: one row each
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 UnitKey = tuple[str, str, int, int]  # (task, method, n_train, seed)
@@ -76,6 +78,7 @@ class UnitRecord:
     # fields added later: left out of the JSON at their default, so older records load unchanged
     resumed_from_step: int = 0  # training steps restored from a checkpoint (0: not resumed)
     machine: str = ""  # OS, architecture and CPU model of the host ("" in older records)
+    fingerprint: str = ""  # hash of CPU model, instruction sets, versions, threads ("" in older records)
 
     @property
     def key(self) -> UnitKey:
@@ -116,11 +119,21 @@ class UnitRecord:
             raise ValueError(f"unknown status {rec.status!r}")
         return rec
 
+    def cross_estimates(self) -> dict[str, float]:
+        """The cross-model variants of this record's seed group (docs/method.md §17), given by the
+        record of the seed whose test rows they were evaluated on; {} for the other seeds."""
+        cross = self.extra.get("cross") or {}
+        if not self.ok or cross.get("test_seed") != self.seed:
+            return {}
+        return {f"{self.method}_cross": float(cross["mi"]), f"{self.method}_sigma_cross": float(cross["mi_sigma"])}
+
     def rows(self) -> list[dict[str, Any]]:
-        """Tidy rows, one per variant (failed units give NaN estimates)."""
+        """Tidy rows, one per variant (failed units give NaN estimates), plus the cross-model
+        variants of a seed group on the record of its first seed."""
         out = []
-        for variant in method_variants(self.method):
-            est = self.estimates.get(variant, math.nan)
+        cross = self.cross_estimates()
+        for variant in method_variants(self.method) + list(cross):
+            est = self.estimates.get(variant, cross.get(variant, math.nan))
             truth = math.nan if self.truth is None else self.truth
             out.append({"task": self.task, "method": self.method, "variant": variant,
                         "n_train": self.n_train, "n_test": self.n_test, "seed": self.seed,
@@ -130,7 +143,7 @@ class UnitRecord:
         return out
 
 
-_OPTIONAL_FIELDS = {"resumed_from_step": 0, "machine": ""}  # field -> default left out of the JSON
+_OPTIONAL_FIELDS = {"resumed_from_step": 0, "machine": "", "fingerprint": ""}  # field -> default left out of the JSON
 
 
 def _json_float(v: float | None) -> float | None:
@@ -239,11 +252,17 @@ def aggregate(experiment: str, budget: str, root: str | os.PathLike | None = Non
     df = pd.DataFrame(rows, columns=TIDY_COLUMNS[2:])
     df.insert(0, "budget", budget)
     df.insert(0, "experiment", experiment)
-    df = df.sort_values(["task", "method", "variant", "n_train", "seed"], kind="stable")
-    df = df.reset_index(drop=True)
+    df = df.sort_values(TIDY_ORDER, kind="stable").reset_index(drop=True)
     if write:
-        atomic_write_text(unit_dir(experiment, budget, root) / "results.csv", df.to_csv(index=False))
+        atomic_write_text(unit_dir(experiment, budget, root) / "results.csv", tidy_csv(df))
     return df
+
+
+def tidy_csv(df: pd.DataFrame) -> str:
+    """CSV text of tidy rows that depends on their content only: rows sorted by TIDY_ORDER (the
+    unit key and variant, whatever order the records were listed or the workers finished in),
+    floats exact (shortest round-trip repr: results.csv is data that re-plots read back)."""
+    return csv_text(df, sort_by=[c for c in TIDY_ORDER if c in df.columns], digits=None, index=False)
 
 
 def git_revision() -> str:
@@ -281,11 +300,52 @@ def machine_info() -> str:
     return " ".join(p for p in (platform.system(), platform.machine(), model) if p)
 
 
+_CPU_KEYS = ("model name", "cpu family", "model", "stepping", "flags",  # x86
+             "cpu implementer", "cpu architecture", "cpu variant", "cpu part", "features")  # Arm
+_NUMERIC_PACKAGES = ("torch", "numpy", "jax", "jaxlib", "benchmark-mi")  # versions that change numbers
+
+
+def cpu_description() -> dict[str, str]:
+    """The CPU fields that decide which vector kernels run: model, family, stepping and the
+    instruction-set flags (x86), or implementer, part and features (Arm); flags sorted."""
+    found: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key in _CPU_KEYS and key not in found:
+                    found[key] = value.strip()
+    except OSError:
+        pass
+    for key in ("flags", "features"):
+        if key in found:
+            found[key] = " ".join(sorted(found[key].split()))
+    found.setdefault("processor", platform.processor())
+    found["machine"] = platform.machine()
+    return found
+
+
+def environment_fingerprint(threads: int | None = None) -> str:
+    """A short hash of everything that decides the last bits of a result: the CPU's model and
+    instruction sets (:func:`cpu_description`), the numeric packages' versions and the number of
+    torch threads (``$MINDE_NUM_THREADS``, default 1). Equal fingerprints make bit-identical
+    recomputation expected; different ones make agreement within tolerance the only test."""
+    if threads is None:
+        raw = os.environ.get("MINDE_NUM_THREADS", "1")
+        threads = int(raw) if raw.strip().isdigit() else -1  # -1: unreadable, as configure_threads refuses it
+    versions = package_versions(_NUMERIC_PACKAGES)
+    body = json.dumps({"cpu": cpu_description(), "versions": versions, "threads": threads}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
 def environment() -> dict[str, Any]:
-    """Provenance stamped on each record: versions, git revision, host, machine (cached per process)."""
+    """Provenance stamped on each record: versions, git revision, host, machine, environment
+    fingerprint (cached per process)."""
     if not _ENV_CACHE:
         _ENV_CACHE.update(versions=package_versions(), git_rev=git_revision(),
-                          host=socket.gethostname(), machine=machine_info())
+                          host=socket.gethostname(), machine=machine_info(),
+                          fingerprint=environment_fingerprint())
     return dict(_ENV_CACHE)
 
 

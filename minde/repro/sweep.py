@@ -174,8 +174,12 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
                methods: str | Iterable[str], seeds: str | int | Iterable[int] = "0",
                n_train: str | int | Iterable[int] | None = None, n_test: int | str | None = None,
                out: str | os.PathLike | None = None, retry_failed: bool = False,
-               recompute: bool = False) -> SweepPlan:
-    """Validate every argument (before any work) and decide which units run."""
+               recompute: bool = False, cross: bool = False) -> SweepPlan:
+    """Validate every argument (before any work) and decide which units run.
+
+    ``cross``: every MINDE unit with other seeds in the plan needs a cross-model evaluation over
+    all of them (docs/method.md §17); where a finished record lacks one, all seeds of that unit
+    are rerun together."""
     if not isinstance(experiment, str) or not _NAME.match(experiment):
         raise SweepArgumentError(f"--experiment: {experiment!r} is not a valid name; use letters, "
                                  "digits, '.', '_' or '-' (starting with a letter or digit)")
@@ -204,9 +208,11 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
                       f"{existing[stale[0].key].n_test} vs {stale[0].n_test}); n_test is not part "
                       "of the unit key, so they are kept; use --recompute to redo them", stacklevel=2)
     outdated: list[tuple[Unit, str]] = []
+    lacking = _lacking_cross(units, existing) if cross else {}
     for u in units:
         rec = existing.get(u.key)
         why = recipe_mismatch(u, rec) if rec is not None else None
+        why = why or (lacking.get(u.key) if rec is not None else None)
         if why is not None:
             outdated.append((u, why))
             plan.todo.append(u)
@@ -222,6 +228,26 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
         print(f"{len(outdated)} finished MINDE unit(s) were trained with other settings than the "
               f"{budget!r} budget's now (e.g. {u.label()}: {why}); they will be recomputed")
     return plan
+
+
+def _lacking_cross(units: list[Unit], existing: dict) -> dict:
+    """Keys of the MINDE units whose seeds (two or more in the plan) are not all covered by one
+    cross-model evaluation in their finished records, each with why: all seeds of such a unit."""
+    seeds: dict[tuple, list[int]] = {}
+    for u in units:
+        if u.method in MINDE_METHODS:
+            seeds.setdefault((u.task, u.method, u.n_train, u.n_test), []).append(u.seed)
+    out = {}
+    for (task, method, n_train, _n_test), group in seeds.items():
+        if len(group) < 2:
+            continue
+        covered = [existing.get((task, method, n_train, s)) for s in group]
+        evaluated = [set((r.extra.get("cross") or {}).get("seeds", [])) if r is not None and r.ok else set()
+                     for r in covered]
+        if not all(set(group) <= e for e in evaluated):
+            out.update({(task, method, n_train, s): f"no cross-model evaluation of seeds {sorted(group)}"
+                        for s in group})
+    return out
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -272,13 +298,14 @@ def _checkpointing(plan: SweepPlan, every_steps: int | None, every_seconds: floa
 
 
 def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progress: bool,
-             group_size: int | None = None, checkpoints: Checkpointing | None = None) -> dict:
+             group_size: int | None = None, checkpoints: Checkpointing | None = None,
+             whole: bool = False) -> dict:
     """Run ``plan.todo``, writing each record as it arrives; returns run statistics.
 
     The progress line shows units done (the bar), running and failed, the unit in training
     (in-process, with the training's own bar of steps and loss below it) and the ETA.
     """
-    groups = group_units(plan.todo, max_size=group_size)
+    groups = group_units(plan.todo, max_size=group_size, whole=whole)
     stats = {"ran": 0, "failed": 0, "devices": set()}
     unsaved: set = set()  # keys of units whose record could not be written
     shown: dict = {"running": 0}  # postfix of the bar besides failed
@@ -342,7 +369,7 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
               workers: int | None = None, scheduler: str | None = None, progress: bool = True,
               echo: Callable[[str], None] = print, group_size: int | None = None,
               allow_dirty: bool = False, checkpoint_every: int | None = None,
-              checkpoint_seconds: float | None = 600.0) -> pd.DataFrame:
+              checkpoint_seconds: float | None = 600.0, cross: bool = False) -> pd.DataFrame:
     """Run a sweep and return the tidy rows (``minde.repro.results.TIDY_COLUMNS``) of its units.
 
     Estimates and truths are in nats; one row per variant (minde_c gives minde_c and
@@ -354,6 +381,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     ``out`` is given) instead of refusing (``minde.repro.provenance.check_sweep_source``).
     ``checkpoint_every`` (steps) / ``checkpoint_seconds``: how often a MINDE unit in training
     saves its checkpoint (None: that criterion off; both None: no checkpoints).
+    ``cross``: all seeds of a MINDE unit train in one group and are evaluated jointly for the
+    cross-model estimate (docs/method.md §17); finished units without that evaluation are rerun.
     """
     from minde.repro.cluster import check_dask_args
 
@@ -374,7 +403,7 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     if dirty and allow_dirty and out is None:
         out = provenance.dirty_results_root()
     plan = plan_sweep(experiment, budget, tasks, methods, seeds, n_train, n_test, out,
-                      retry_failed, recompute)
+                      retry_failed, recompute, cross)
     if dirty and not allow_dirty and plan.todo and not dry_run:
         provenance.check_sweep_source(plan.root, experiment, budget, rev)
     echo(_describe(plan, limit=40 if dry_run else 0))
@@ -382,7 +411,7 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
         res.clean_stale_temps(experiment, budget, plan.root)
         start = time.perf_counter()
         stats = _execute(plan, workers, scheduler, progress, group_size,
-                         _checkpointing(plan, checkpoint_every, checkpoint_seconds))
+                         _checkpointing(plan, checkpoint_every, checkpoint_seconds), whole=cross)
         where = scheduler or (f"local dask x{workers}" if workers else "in-process")
         meta = res.unit_dir(experiment, budget, plan.root) / "meta.json"
         try:
@@ -482,6 +511,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-seconds", type=float, default=600.0, metavar="S",
                    help="... or every S seconds, whichever comes first (default 600; 0: no time "
                         "criterion; 0 without --checkpoint-every: no checkpoints)")
+    p.add_argument("--cross", action="store_true",
+                   help="train all seeds of a MINDE unit together and evaluate them jointly (cross-model "
+                        "estimate, docs/method.md §17); rerun finished units that lack it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-dirty", action="store_true",
                    help="allow uncommitted changes in minde/; results go to data/results-dirty/ unless --out")
@@ -526,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         df = run_sweep(a.experiment, a.budget, a.tasks, a.methods, a.seeds, a.n_train, a.n_test,
                        a.out, a.retry_failed, a.recompute, a.dry_run, a.workers, a.scheduler,
                        progress=not a.no_progress, group_size=a.group_size, allow_dirty=a.allow_dirty,
-                       checkpoint_every=a.checkpoint_every, checkpoint_seconds=every_s)
+                       checkpoint_every=a.checkpoint_every, checkpoint_seconds=every_s, cross=a.cross)
     except SweepArgumentError as exc:
         print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,7 @@ def _blank_record(unit: Unit) -> UnitRecord:
     return UnitRecord(task=unit.task, method=unit.method, n_train=unit.n_train,
                       n_test=unit.n_test, seed=unit.seed, budget=unit.budget, truth=unit.truth,
                       versions=env["versions"], git_rev=env["git_rev"], host=env["host"],
-                      machine=env["machine"], timestamp=utc_now())
+                      machine=env["machine"], fingerprint=env["fingerprint"], timestamp=utc_now())
 
 
 def failed_record(unit: Unit, exc: BaseException, seconds: float = 0.0) -> UnitRecord:
@@ -251,17 +252,19 @@ def max_group_size(unit: Unit, device: Any = None) -> int:
 
 
 def group_units(units: list[Unit], max_size: int | None = None,
-                device: Any = None) -> list[list[Unit]]:
+                device: Any = None, whole: bool = False) -> list[list[Unit]]:
     """Split units into groups that are run together (``run_group``), keeping unit order.
 
     MINDE units that differ only in their seed (same task, method, n_train, n_test, budget) form
     groups of at most ``max_group_size`` (or ``max_size``, if smaller) units, filled in order;
     each group trains its models in one batched computation, model k on unit k's own data.
-    Baselines, and MINDE units that share nothing, stay one per group. Groups are ordered by
-    their first unit. ``max_size=1`` turns grouping off.
+    ``whole=True`` keeps all seeds of such units in one group (up to ``max_size``), so that the
+    cross-model estimate covers them all. Baselines, and MINDE units that share nothing, stay
+    one per group. Groups are ordered by their first unit. ``max_size=1`` turns grouping off.
     """
     if max_size is not None and max_size < 1:
         raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
+    seeds_of = Counter(_group_key(u) for u in units)
     groups: list[list[Unit]] = []
     open_group: dict[tuple, tuple[list[Unit], int]] = {}  # key -> (group being filled, its cap)
     for u in units:
@@ -271,7 +274,7 @@ def group_units(units: list[Unit], max_size: int | None = None,
             continue
         if key not in open_group or len(open_group[key][0]) >= open_group[key][1]:
             try:
-                cap = max_group_size(u, device)
+                cap = max(max_group_size(u, device), seeds_of[key] if whole else 1)
             except Exception:  # unknown task / budget: the unit fails alone in run_unit
                 cap = 1
             cap = min(cap, max_size) if max_size is not None else cap
@@ -287,10 +290,11 @@ def run_group(group: list[Unit], checkpoints: Checkpointing | None = None,
 
     A group of several MINDE units of one (task, method, n_train, n_test, budget) trains its
     models in one batched computation (``minde.api.fit_estimate_group``) with one checkpoint
-    file; anything else runs unit by unit (``run_unit``). Never raises on a unit error.
+    file, and evaluates them jointly for the cross-model estimate (docs/method.md §17), kept in
+    each record's ``extra["cross"]``; anything else runs unit by unit (``run_unit``). Never
+    raises on a unit error.
     """
-    keys = {_group_key(u) for u in group}
-    if len(group) < 2 or None in keys or len(keys) != 1:
+    if not is_grouped(group):
         return [run_unit(u, checkpoints, progress) for u in group]
     return _run_minde_group(group, checkpoints, progress)
 
@@ -338,7 +342,7 @@ def _run_minde_group(group: list[Unit], checkpoints: Checkpointing | None = None
     try:
         ests = fit_estimate_group(first.method[-1], [data[i] for i in live],
                                   [group[i].seed for i in live], budget=first.budget,
-                                  progress=progress, **ckpt) if live else []
+                                  progress=progress, cross=True, **ckpt) if live else []
     except TrainingDivergedError as exc:
         for i in live:
             rec = run_unit(group[i], checkpoints, progress)
@@ -356,10 +360,13 @@ def _run_minde_group(group: list[Unit], checkpoints: Checkpointing | None = None
         unit = group[i]
         extra = {**_minde_extra(est), "worker": worker, "group_size": len(live),
                  "group_seeds": [group[j].seed for j in live], "group_seconds": group_seconds}
+        if est.cross is not None:  # evaluated on the test rows of the group's first seed
+            extra["cross"] = {**est.cross.to_dict(), "seeds": extra["group_seeds"], "test_seed": group[live[0]].seed}
+        paper = {v: est.variants[v] for v in method_variants(unit.method)}  # the cross ones are in extra
         try:
-            _check_estimates(unit, est.variants)
+            _check_estimates(unit, paper)
         except Exception as exc:
             records[i] = failed_record(unit, exc, group_seconds / len(live))
             continue
-        records[i] = _ok_record(unit, est.variants, extra, group_seconds / len(live))
+        records[i] = _ok_record(unit, paper, extra, group_seconds / len(live))
     return [records[i] for i in range(len(group))]

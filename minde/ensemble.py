@@ -44,6 +44,11 @@ class CrossModelEstimate:
     mi_sigma_model_se: float
     mi_paper: float  # the paper's estimator on the same draws, mean over the K models
     mi_sigma_paper: float
+    # the denoising-loss forms, mean over the K models (docs/method.md §17; NaN: no valid form)
+    mi_loss: float = math.nan  # MINDE-C only: the loss of the marginal minus that of the conditional
+    mi_loss_stderr: float = math.nan
+    mi_sigma_loss: float = math.nan  # the (σ) variant from the loss forms of the reference gaps
+    mi_sigma_loss_stderr: float = math.nan
     entropies: dict[str, float] = field(default_factory=dict)  # cross-model entropies, original scale
     seconds: float = 0.0  # time of the shared evaluation
     # term -> its Gram matrix (K x K, mean over the passes): the cross-model estimate of any
@@ -91,12 +96,11 @@ def _jackknife(values: np.ndarray) -> float:
 
 def _summaries(gram: np.ndarray) -> tuple[float, float, float, float]:
     """(cross estimate, its Monte Carlo se, jackknife se over models, paper mean) of (mc_iter, K, K)."""
-    per_pass = cross_model_mean(gram)
-    se = float(per_pass.std(ddof=1) / math.sqrt(per_pass.size)) if per_pass.size > 1 else math.nan
+    mean, se = _mean_se(cross_model_mean(gram))
     k = gram.shape[-1]
     model_se = _jackknife(leave_one_model_out(gram).mean(0)) if k >= 3 else math.nan
     paper = float(np.diagonal(gram, axis1=-2, axis2=-1).mean())
-    return float(per_pass.mean()), se, model_se, paper
+    return mean, se, model_se, paper
 
 
 def cross_model_estimate(models: Sequence[MINDE], x: Any, y: Any, *, seed: int | None = None,
@@ -130,9 +134,18 @@ def cross_model_estimate(models: Sequence[MINDE], x: Any, y: Any, *, seed: int |
     sigma_gram = mi_sigma_from_terms(first.kind, grams)  # linear in the gaps, so the same on Gram matrices
     mi_sigma = _summaries(sigma_gram)
     entropies = _entropies(slots, grams, xs, ys)
+    losses = {k[5:]: v.cpu().numpy().mean(0) for k, v in terms.items() if k.startswith("loss:")}  # (mc_iter,)
+    mi_loss = _mean_se(losses["mi"]) if "mi" in losses else (math.nan, math.nan)
+    mi_sigma_loss = _mean_se(mi_sigma_from_terms(first.kind, losses))
     return CrossModelEstimate(first.kind, len(slots), mi[0], mi[1], mi[2], mi_sigma[0], mi_sigma[1], mi_sigma[2],
-                              mi[3], mi_sigma[3], entropies, time.perf_counter() - start,
+                              mi[3], mi_sigma[3], *mi_loss, *mi_sigma_loss, entropies, time.perf_counter() - start,
                               {name: g.mean(0).tolist() for name, g in grams.items()})
+
+
+def _mean_se(per_pass: np.ndarray) -> tuple[float, float]:
+    """Mean over passes and its standard error (NaN for one pass)."""
+    se = float(per_pass.std(ddof=1) / math.sqrt(per_pass.size)) if per_pass.size > 1 else math.nan
+    return float(per_pass.mean()), se
 
 
 def _entropies(slots: list[tuple[MINDE, int]], grams: dict[str, np.ndarray], xs: list[torch.Tensor],

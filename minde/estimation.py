@@ -15,7 +15,7 @@ from .importance import TimeSampler
 from .masks import CONDITIONING, DIFFUSED, MARGINALISED, Mask, MaskTable, build_inputs
 from .sde import VPSDE
 
-__all__ = ["NoiseFn", "TERMS", "estimate_terms"]
+__all__ = ["NoiseFn", "TERMS", "LOSS_TERMS", "estimate_terms"]
 
 NoiseFn = Callable[[torch.Tensor, torch.Tensor, Mask], torch.Tensor]
 
@@ -46,29 +46,34 @@ def _expand(row: MaskTable, k: int) -> MaskTable:
         row.diff_dim, row.cond_dim, row.time_mul, row.time_add, row.loss_dim)), probs=row.probs)
 
 
-def _batch_differences(noise_fn: NoiseFn, kind: str, dims: tuple[int, int], x0: torch.Tensor,
-                       x_t: torch.Tensor, t: torch.Tensor, sde: VPSDE, sampler: TimeSampler,
-                       sigma: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Difference vectors of one batch for ``kind`` and the per-sample weight (docs/method.md §3, §4).
+def _batch_pairs(noise_fn: NoiseFn, kind: str, dims: tuple[int, int], x0: torch.Tensor,
+                 x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, sde: VPSDE, sampler: TimeSampler,
+                 sigma: float) -> tuple[dict[str, tuple[torch.Tensor, ...]], torch.Tensor]:
+    """What each term of one batch compares (docs/method.md §3, §4, §17).
 
-    Each term is ``weight * 1/2 ||D||^2`` of its difference D (K, B, d): for "mi" the two noise
-    predictions the estimator compares, for "gap_*" a prediction minus the reference's. Returns
-    ({term: D}, weight (K, B)).
+    Each term is ``weight * 1/2 ||a - b||^2`` of two noise predictions: for "mi" the two the
+    estimator compares (a the finer one), for "gap_*" a network prediction a and the reference's
+    b. Returns ({term: (a, b, target)}, weight (K, B)), where target is the true noise eps of the
+    same coordinates (K, B, d).
     """
     dx = dims[0]
     w, sig, chi = sampler.weight(t), sde.sigma_t(t), sde.chi_t(t, sigma)
-    eps = {name: _noise_under(noise_fn, m, dims, x0, x_t, t) for name, m in EVAL_MASKS[kind].items()}
+    pred = {name: _noise_under(noise_fn, m, dims, x0, x_t, t) for name, m in EVAL_MASKS[kind].items()}
     xs, ys = x_t[..., :dx], x_t[..., dx:]
+    ex, ey = eps[..., :dx], eps[..., dx:]
     if kind == "c":
-        e_x, e_xy = eps["X"][..., :dx], eps["X|Y"][..., :dx]
-        return {"mi": e_xy - e_x,
-                "gap_X": e_x - est.reference_noise(xs, sig, chi),
-                "gap_X|Y": e_xy - est.reference_noise(xs, sig, chi)}, w
-    e_joint, e_xgy, e_ygx = eps["XY"], eps["X|Y"][..., :dx], eps["Y|X"][..., dx:]
-    return {"mi": e_joint - torch.cat([e_xgy, e_ygx], dim=-1),
-            "gap_XY": e_joint - est.reference_noise(x_t, sig, chi),
-            "gap_X|Y": e_xgy - est.reference_noise(xs, sig, chi),
-            "gap_Y|X": e_ygx - est.reference_noise(ys, sig, chi)}, w
+        e_x, e_xy = pred["X"][..., :dx], pred["X|Y"][..., :dx]
+        ref = est.reference_noise(xs, sig, chi)
+        return {"mi": (e_xy, e_x, ex), "gap_X": (e_x, ref, ex), "gap_X|Y": (e_xy, ref, ex)}, w
+    e_joint, e_xgy, e_ygx = pred["XY"], pred["X|Y"][..., :dx], pred["Y|X"][..., dx:]
+    return {"mi": (e_joint, torch.cat([e_xgy, e_ygx], dim=-1), eps),
+            "gap_XY": (e_joint, est.reference_noise(x_t, sig, chi), eps),
+            "gap_X|Y": (e_xgy, est.reference_noise(xs, sig, chi), ex),
+            "gap_Y|X": (e_ygx, est.reference_noise(ys, sig, chi), ey)}, w
+
+
+# terms whose denoising-loss form is valid: a's inputs hold everything b's do (docs/method.md §17)
+LOSS_TERMS: dict[str, tuple[str, ...]] = {"c": TERMS["c"], "j": ("gap_XY", "gap_X|Y", "gap_Y|X")}
 
 
 @torch.no_grad()
@@ -88,8 +93,9 @@ def estimate_terms(noise_fn: NoiseFn, x: torch.Tensor, y: torch.Tensor, kind: st
     ``shared=True`` (docs/method.md §17): ``generators[0]`` draws one t and eps per sample for all K
     models, so that every model is evaluated on the same rows, t and eps, and the result also
     holds ``"gram:" + term``: (mc_iter, K, K), the mean over rows of
-    ``weight * 1/2 <D_j, D_k>`` for the term's difference vectors D of models j and k. Its
-    diagonal is the term itself; its off-diagonal mean is the cross-model estimate.
+    ``weight * 1/2 <D_j, D_k>`` for the term's difference vectors D of models j and k (its
+    diagonal is the term itself; its off-diagonal mean is the cross-model estimate), and
+    ``"loss:" + term``: (K, mc_iter), the denoising-loss form of each term of ``LOSS_TERMS``.
     """
     if kind not in TERMS:
         raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
@@ -101,6 +107,7 @@ def estimate_terms(noise_fn: NoiseFn, x: torch.Tensor, y: torch.Tensor, kind: st
         raise ValueError(f"per-model test data for {data.shape[0]} models but {k} generators")
     sums = {name: torch.zeros(k, mc_iter, dtype=torch.float64, device=dev) for name in TERMS[kind]}
     grams = {name: torch.zeros(mc_iter, k, k, dtype=torch.float64, device=dev) for name in TERMS[kind]}
+    losses = {name: torch.zeros(k, mc_iter, dtype=torch.float64, device=dev) for name in LOSS_TERMS[kind]}
     draw = generators[:1] if shared else generators
     for p in range(mc_iter):
         for start in range(0, n, batch_size):
@@ -108,16 +115,20 @@ def estimate_terms(noise_fn: NoiseFn, x: torch.Tensor, y: torch.Tensor, kind: st
             x0 = rows if per_model else rows.unsqueeze(0).expand(k, -1, -1)
             b = x0.shape[1]
             t = torch.stack([sampler.sample((b,), g, dev) for g in draw]).expand(k, b)
-            eps = torch.stack([torch.randn(b, data.shape[-1], generator=g, device=dev) for g in draw])
-            x_t = sde.perturb(x0, t, eps.expand(k, b, -1))
-            diffs, w = _batch_differences(noise_fn, kind, dims, x0, x_t, t, sde, sampler, sigma)
-            for name, d in diffs.items():
+            eps = torch.stack([torch.randn(b, data.shape[-1], generator=g, device=dev) for g in draw]).expand(k, b, -1)
+            x_t = sde.perturb(x0, t, eps)
+            pairs, w = _batch_pairs(noise_fn, kind, dims, x0, x_t, t, eps, sde, sampler, sigma)
+            for name, (fine, coarse, target) in pairs.items():
+                d = fine - coarse
                 sums[name][:, p] += est.half_sq_norm(d, w).double().sum(-1)
                 if shared:
                     grams[name][p] += 0.5 * torch.einsum("jbd,kbd,b->jk", d.double(), d.double(), w[0].double())
+                    if name in LOSS_TERMS[kind]:
+                        losses[name][:, p] += est.loss_difference(fine, coarse, target, w).double().sum(-1)
         if progress is not None:
             progress(p + 1)
     out = {name: s / n for name, s in sums.items()}
     if shared:
         out.update({f"gram:{name}": g / n for name, g in grams.items()})
+        out.update({f"loss:{name}": v / n for name, v in losses.items()})
     return out

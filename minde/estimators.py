@@ -16,13 +16,24 @@ import torch
 
 from .utils import append_dims
 
-__all__ = ["half_sq_norm", "cross_model_mean", "leave_one_model_out", "score_gap", "reference_gap", "mi_inside", "mi_sigma_c", "mi_sigma_j", "mi_sigma_from_terms",
+__all__ = ["half_sq_norm", "loss_difference", "cross_model_mean", "leave_one_model_out", "score_gap", "reference_gap", "mi_inside", "mi_sigma_c", "mi_sigma_j", "mi_sigma_from_terms",
            "entropy_from_gap", "reference_noise", "gaussian_reference_constant"]
 
 
 def half_sq_norm(diff: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """weight * 1/2 ||diff||^2 per sample; diff: (..., B, d), weight: (..., B)."""
     return 0.5 * weight * diff.square().sum(-1)
+
+
+def loss_difference(fine: torch.Tensor, coarse: torch.Tensor, target: torch.Tensor,
+                    weight: torch.Tensor) -> torch.Tensor:
+    """weight * 1/2 (||target - coarse||^2 - ||target - fine||^2) per sample (docs/method.md §17).
+
+    With target the true noise, its expectation equals that of ``score_gap(fine, coarse)`` when
+    both predictions are exact and ``fine`` sees everything ``coarse`` does; each network's
+    squared error then enters with opposite signs instead of adding.
+    """
+    return 0.5 * weight * ((target - coarse).square().sum(-1) - (target - fine).square().sum(-1))
 
 
 def score_gap(eps_a: torch.Tensor, eps_b: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -156,8 +156,10 @@ def test_sweep_writes_one_record_per_unit_equal_to_ungrouped(tmp_path: Path, cap
     assert all(r.status == "ok" and r.extra["group_size"] == 3 for r in recs.values())
     assert all("group_size" not in r.extra for r in res.load_units("g", "smoke", tmp_path / "f").values())
     key = ["variant", "seed"]
-    assert sorted(df.loc[df["variant"].str.endswith("_cross"), "variant"]) == ["minde_c_cross", "minde_c_sigma_cross"]
-    df = df[~df["variant"].str.endswith("_cross")]  # the grouped sweep's joint evaluation
+    joint = df["variant"].map(res.is_joint_variant)  # the grouped sweep's joint evaluation
+    assert sorted(df.loc[joint, "variant"]) == ["minde_c_cross", "minde_c_loss", "minde_c_sigma_cross",
+                                                "minde_c_sigma_loss"]
+    df = df[~joint]
     a, b = df.sort_values(key).reset_index(drop=True), flat.sort_values(key).reset_index(drop=True)
     assert len(a) == 6 and list(a["variant"]) == list(b["variant"])
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-4, atol=1e-6)
@@ -243,7 +245,7 @@ def test_cross_sweep_evaluates_all_seeds_jointly_and_reruns_units_without_it(tmp
     kw = dict(n_train=N_TRAIN, n_test=N_TEST, progress=False)
     out = tmp_path / "x"
     flat = sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, group_size=1, **kw)
-    assert not flat["variant"].str.endswith("_cross").any()
+    assert not flat["variant"].map(res.is_joint_variant).any()
     assert len(group_units([_unit(s, "minde_j", "multinormal-dense-50-50-0.5") for s in range(3)], device="cpu",
                            whole=True)) == 1
     df = sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
@@ -255,6 +257,7 @@ def test_cross_sweep_evaluates_all_seeds_jointly_and_reruns_units_without_it(tmp
     rows = df.set_index(["variant", "seed"])["estimate"]
     assert rows[("minde_j_cross", 0)] == crosses[0]["mi"] and ("minde_j_cross", 1) not in rows.index
     assert np.isfinite(crosses[0]["mi_model_se"]) and crosses[0]["mi_sigma"] == rows[("minde_j_sigma_cross", 0)]
+    assert ("minde_j_sigma_loss", 0) in rows.index and ("minde_j_loss", 0) not in rows.index  # no valid form
     before = {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")}
     sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
     assert {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")} == before

@@ -26,9 +26,10 @@ __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi
 
 # no creation date in PDFs, so re-plotting unchanged results leaves the committed files unchanged
 _STABLE_METADATA = {"pdf": {"CreationDate": None}}
-# one distinct colour per entry of LABELS: the paper's MINDE variants, four dark ones for the
-# cross-model variants, then matplotlib's other six and three dark ones for KDE and DoE
-_PALETTE = [f"C{i}" for i in range(4)] + ["#000000", "#7f3b08", "#542788", "#b2182b"] + \
+# one distinct colour per entry of LABELS: the paper's MINDE variants, seven dark ones for the
+# cross-model and loss-difference variants, then matplotlib's other six and three dark ones for KDE and DoE
+_PALETTE = [f"C{i}" for i in range(4)] + ["#000000", "#7f3b08", "#542788", "#b2182b", "#666666", "#b35806",
+                                          "#8073ac"] + \
     [f"C{i}" for i in range(4, 10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"]
 
 

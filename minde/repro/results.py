@@ -26,7 +26,7 @@ import pandas as pd
 
 from minde._io import atomic_write, csv_text, results_root, source_revision
 
-__all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "unit_dir", "unit_path",
+__all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "is_joint_variant", "unit_dir", "unit_path",
            "write_unit", "load_unit", "load_units", "aggregate", "tidy_csv", "write_meta", "environment",
            "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS", "machine_info", "environment_fingerprint",
            "cpu_description", "checkpoint_dir",
@@ -46,6 +46,12 @@ UnitKey = tuple[str, str, int, int]  # (task, method, n_train, seed)
 
 class CorruptRecordWarning(UserWarning):
     """A unit record that is truncated, garbled or fails its checksum (docs/method.md §12: recompute it)."""
+
+
+def is_joint_variant(variant: str) -> bool:
+    """Is ``variant`` a seed group's joint evaluation (``*_cross``, ``*_loss``; docs/method.md §17)
+    rather than an estimate of one seed?"""
+    return variant.endswith(("_cross", "_loss"))
 
 
 def method_variants(method: str) -> list[str]:
@@ -120,12 +126,15 @@ class UnitRecord:
         return rec
 
     def cross_estimates(self) -> dict[str, float]:
-        """The cross-model variants of this record's seed group (docs/method.md §17), given by the
-        record of the seed whose test rows they were evaluated on; {} for the other seeds."""
+        """The cross-model variants of this record's seed group and their denoising-loss forms
+        (docs/method.md §17), given by the record of the seed whose test rows they were evaluated
+        on; {} for the other seeds."""
         cross = self.extra.get("cross") or {}
         if not self.ok or cross.get("test_seed") != self.seed:
             return {}
-        return {f"{self.method}_cross": float(cross["mi"]), f"{self.method}_sigma_cross": float(cross["mi_sigma"])}
+        out = {f"{self.method}_cross": float(cross["mi"]), f"{self.method}_sigma_cross": float(cross["mi_sigma"]),
+               f"{self.method}_loss": cross.get("mi_loss"), f"{self.method}_sigma_loss": cross.get("mi_sigma_loss")}
+        return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
 
     def rows(self) -> list[dict[str, Any]]:
         """Tidy rows, one per variant (failed units give NaN estimates), plus the cross-model

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 __all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
-           "summary_by_method", "benchmark_matrix", "recipe_summary"]
+           "summary_by_method", "benchmark_matrix", "recipe_summary", "FORMS", "form_summary"]
 
 # display name of each result variant, in the canonical order (MINDE variants, then baselines)
 # the cross-model and loss-difference variants go beyond the paper (docs/method.md §17)
@@ -122,3 +122,29 @@ def recipe_summary(df: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
     return out.sort_values(["variant", "mae", "recipe"],
                            key=lambda c: c.map(order) if c.name == "variant" else c,
                            kind="stable").reset_index(drop=True)
+
+
+# the estimator forms of the debiasing study (docs/method.md §17): the paper's, beyond the paper
+FORMS = {"paper": ("minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma"),
+         "cross-model": ("minde_c_cross", "minde_c_sigma_cross", "minde_j_cross", "minde_j_sigma_cross"),
+         "loss-difference": ("minde_c_loss", "minde_c_sigma_loss", "minde_j_sigma_loss")}
+
+
+def form_summary(agg: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide: int = 25) -> pd.DataFrame:
+    """docs/method.md §17: ``summary_by_method`` of every estimator form, plus the MAE on the tasks
+    with d_x <= 5 and with d_x >= ``wide``; each kind's forms are compared on the same tasks (those
+    with a joint evaluation of that kind). ``agg``: ``aggregate_seeds`` rows; ``dims``: task -> d_x."""
+    forms = [v for vs in FORMS.values() for v in vs]
+    d = agg[agg["variant"].isin(forms)]
+    for kind in ("c", "j"):
+        joint = set(d.loc[d["variant"] == f"minde_{kind}_cross", "task"])
+        d = d[~d["variant"].str.startswith(f"minde_{kind}") | d["task"].isin(joint)]
+    if d.empty:
+        return pd.DataFrame()
+    out = summary_by_method(d, tol)
+    absb = d.assign(abs_bias=d["bias"].abs(), dim_x=d["task"].map(dims))
+    for name, keep in (("mae_dx_le_5", absb["dim_x"] <= 5), (f"mae_dx_ge_{wide}", absb["dim_x"] >= wide)):
+        out[name] = absb[keep].groupby("variant")["abs_bias"].mean().rename(index=method_label)
+    form_of = {method_label(v): form for form, vs in FORMS.items() for v in vs}
+    out.insert(0, "form", [form_of[label] for label in out.index])
+    return out

@@ -176,6 +176,13 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         plans=_plans(Plan(("1v1-normal-0.75", "extra-cubic-gaussian-3-3"), ("minde_c",), (0,),
                           options={"recipes": ("constant-is", "cosine-uniform"), "max_steps": 200}),
                      _RECIPE_PLAN, _RECIPE_PLAN)),
+    "ablation_debiasing": NotebookSpec(
+        "Debiased MINDE: cross-model estimates (beyond the paper)", ("ablation_debiasing",),
+        ("ablation_debiasing",), experiment="benchmark",
+        # the benchmark's MINDE units with all seeds of a unit trained and evaluated together
+        plans=_plans(Plan(SMOKE_BENCH, MINDE_UNITS, (0, 1), options={"cross": True}),
+                     Plan(("benchmark",), MINDE_UNITS, QUICK_SEEDS, options={"cross": True}),
+                     Plan(("benchmark",), MINDE_UNITS, (0, 1, 2), (10_000,), options={"cross": True}))),
     "ablation_entropy": NotebookSpec(
         "Entropy estimation vs closed form (unverified)", ("ablation_entropy",), ("ablation_entropy",),
         experiment="ablation_entropy",
@@ -272,7 +279,7 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
     df = run_sweep(experiment, budget, expand_tasks(plan.tasks), available_methods(plan.methods),
                    seeds=list(seeds if seeds is not None else plan.seeds), n_train=sizes, out=root,
                    recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
-                   dry_run=finished_only,
+                   dry_run=finished_only, cross=bool(plan.options.get("cross", False)),
                    echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
     if finished_only and not df.empty:  # a record of an earlier recipe is not a finished unit
         from minde.repro.results import load_units

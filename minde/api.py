@@ -14,6 +14,7 @@ import torch
 from .checkpoint import DEFAULT_SECONDS, Checkpoint
 from .config import Budget, TrainSettings, get_budget, resolve_settings
 from .data import MIN_ROWS, Standardiser, check_pair, train_test_split
+from .diagnostics import DIAGNOSTIC_ROWS, reliability_warnings
 from .ensemble import CrossModelEstimate, cross_model_estimate
 from .estimation import estimate_terms
 from .estimators import gaussian_reference_constant, mi_sigma_from_terms
@@ -27,7 +28,7 @@ from .utils import make_generator, resolve_device, resolve_threads, torch_thread
 __all__ = ["MINDE", "MIEstimate", "estimate_mi", "KINDS"]
 
 KINDS = ("c", "j")
-_STREAM_TRAIN, _STREAM_EVAL = 1, 2
+_STREAM_TRAIN, _STREAM_EVAL, _STREAM_DIAG = 1, 2, 4  # 3: the shared draws of minde.ensemble
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class MIEstimate:
     estimate_seconds: float = 0.0
     resumed_from_step: int = 0  # training steps restored from a checkpoint (0: none)
     cross: CrossModelEstimate | None = None  # K >= 2 models: cross-model estimates (beyond the paper)
+    n_train: int = 0  # training rows
+    mi_train: float = math.nan  # "difference inside" on (up to 2 000 of) the training rows (§18)
+    mi_train_stderr: float = math.nan
+    warnings: tuple[str, ...] = ()  # why the estimate may not be trusted (docs/method.md §18)
 
     @property
     def variants(self) -> dict[str, float]:
@@ -66,6 +71,7 @@ class MIEstimate:
         lines = [f"{name}    I = {self.mi:.4f} ± {self.mi_stderr:.4f} nats",
                  f"{name}(σ) I = {self.mi_sigma:.4f} ± {self.mi_sigma_stderr:.4f} nats"]
         lines += [f"{k} = {v:.4f} nats" for k, v in self.entropies.items()]
+        lines += [f"WARNING: {w}" for w in self.warnings]
         if self.cross is not None:
             c = self.cross
             lines += [f"cross-model over {c.n_models} models (beyond the paper, docs/method.md §17):",
@@ -176,6 +182,9 @@ class MINDE:
         data: (n, d_x + d_y) standardised with this model's own statistics, on the device.
         """
         xa, ya = check_pair(x, y, MIN_ROWS)
+        self.n_train = xa.shape[0]
+        keep = np.random.default_rng(self.seed).permutation(self.n_train)[:DIAGNOSTIC_ROWS]
+        self._train_sample = (xa[np.sort(keep)], ya[np.sort(keep)])  # for the memorisation check (§18)
         self._sx, self._sy = Standardiser.fit(xa, "x"), Standardiser.fit(ya, "y")
         self.dims = (xa.shape[1], ya.shape[1])
         self.settings: TrainSettings = resolve_settings(self.budget, self.dims[0], xa.shape[0],
@@ -195,14 +204,13 @@ class MINDE:
             raise ValueError("cross=True needs n_seeds >= 2 (the cross-model estimate compares models)")
         xs, ys, noise_fn = self._eval_inputs(x, y, ema=ema)
         start = time.perf_counter()
-        with torch_threads(self.n_threads):
-            terms = estimate_terms(noise_fn, xs, ys, self.kind, sde=self.sde, sampler=self.sampler,
-                                   sigma=self.sigma, mc_iter=self.settings.mc_iter,
-                                   batch_size=self.eval_batch_size, generators=self._eval_generators())
-        terms = {k: v.cpu().numpy() for k, v in terms.items()}  # each (K, mc_iter)
+        terms = self._terms(noise_fn, xs, ys, self._eval_generators())
         mi_sigma = mi_sigma_from_terms(self.kind, terms)
         entropies = self._entropies(terms, xs, ys)
         mi_k, mis_k = terms["mi"].mean(1), mi_sigma.mean(1)
+        tx, ty, _ = self._eval_inputs(*self._train_sample, ema=ema)  # the memorisation check (§18)
+        train = self._terms(noise_fn, tx, ty, [make_generator(s, _STREAM_DIAG, self.device) for s in self.seeds])
+        mi_train, mi_train_se = float(train["mi"].mean()), _stderr(train["mi"])
         return MIEstimate(
             kind=self.kind, mi=float(mi_k.mean()), mi_sigma=float(mis_k.mean()),
             mi_stderr=_stderr(terms["mi"]), mi_sigma_stderr=_stderr(mi_sigma),
@@ -216,7 +224,18 @@ class MINDE:
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start,
             resumed_from_step=self.train_result.resumed_from_step,
             cross=cross_model_estimate([self], x, y, ema=ema) if (cross is None and self.n_seeds >= 2) or cross
-            else None)
+            else None, n_train=self.n_train, mi_train=mi_train, mi_train_stderr=mi_train_se,
+            warnings=tuple(reliability_warnings(self.n_train, float(mi_k.mean()), _stderr(terms["mi"]),
+                                                mi_train, mi_train_se)))
+
+    def _terms(self, noise_fn: Any, xs: torch.Tensor, ys: torch.Tensor,
+               generators: list[torch.Generator]) -> dict[str, np.ndarray]:
+        """``estimate_terms`` of this model on standardised rows: {term: (K, mc_iter)} in nats."""
+        with torch_threads(self.n_threads):
+            terms = estimate_terms(noise_fn, xs, ys, self.kind, sde=self.sde, sampler=self.sampler,
+                                   sigma=self.sigma, mc_iter=self.settings.mc_iter,
+                                   batch_size=self.eval_batch_size, generators=generators)
+        return {k: v.cpu().numpy() for k, v in terms.items()}
 
     def _eval_inputs(self, x: Any, y: Any, ema: bool = True) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """What ``estimate`` evaluates: held-out x, y checked and standardised with this model's

@@ -153,6 +153,7 @@ def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[i
         "timings": dict(seconds, **{f"train_{k}": r.train_seconds for k, r in results.items()},
                         **{f"estimate_{k}": r.estimate_seconds for k, r in results.items()}),
         "versions": _versions(), "results_nats": {k: r.to_dict() for k, r in results.items()},
+        "warnings": {k: list(r.warnings) for k, r in results.items()},
     }
 
 
@@ -185,6 +186,8 @@ def _table(rec: dict[str, Any]) -> str:
     for kind, ents in rec["entropies"].items():
         text = ", ".join(f"{h} = {v:.4f}" for h, v in ents.items())
         lines.append(f"entropies ({unit}, from MINDE-{kind.upper()}): {text}")
+    for kind, r in rec["results_nats"].items():
+        lines += [f"WARNING (MINDE-{kind.upper()}): {w}" for w in r["warnings"]]
     t = rec["timings"]
     lines.append(f"time: {t['total']:.1f} s (loading {t['load']:.1f} s)")
     return "\n".join(lines) + "\n"
@@ -211,6 +214,9 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     seconds = {"load": loaded - start, "total": time.perf_counter() - start}
     rec = _record(args, (x, y), results, split, seconds)
     _emit(json.dumps(_strict_json(rec), indent=2, allow_nan=False) + "\n" if args.json else _table(rec), args.out)
+    for kind, r in results.items():  # on stderr too, so that --json and --out cannot hide them
+        for text in r.warnings:
+            print(f"minde: warning (MINDE-{kind.upper()}): {text}", file=sys.stderr)
     return EXIT_OK
 
 

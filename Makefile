@@ -13,6 +13,8 @@ BUDGET ?= quick
 # `make install TORCH_INDEX=` uses your pip configuration alone, e.g. for a CUDA build
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
+# test processes (pytest-xdist); each test file runs in one of them, with one torch thread
+JOBS ?= 2
 
 # the first tier: everything not marked slow, notebooks or paper, plus the tests marked core
 TIER1 := core or not (slow or notebooks or paper)
@@ -37,10 +39,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check minde tests benchmarks examples
 
 test: lint
-	MPLBACKEND=Agg $(BIN)/python -m pytest -m "$(TIER1)" --durations=10 $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -m "$(TIER1)" -n $(JOBS) --dist loadfile --durations=10 $(PYTEST_ARGS)
 
 test-all: lint
-	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not paper" --durations=20 $(PYTEST_ARGS)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not paper" -n $(JOBS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not paper and not slow and not notebooks" $(PYTEST_ARGS)

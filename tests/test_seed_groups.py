@@ -261,3 +261,10 @@ def test_cross_sweep_evaluates_all_seeds_jointly_and_reruns_units_without_it(tmp
     before = {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")}
     sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
     assert {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")} == before
+
+
+def test_only_the_debiasing_study_reads_the_joint_evaluations() -> None:
+    from minde.repro.experiments import EXPERIMENTS, wants_joint
+
+    joint = {stem for stem in EXPERIMENTS for b in ("smoke", "quick", "paper") if wants_joint(stem, b)}
+    assert joint == {"ablation_debiasing"}

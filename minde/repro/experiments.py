@@ -24,7 +24,7 @@ from minde.repro.recipes import EXTRA_TASKS, SCREEN_TASKS, STUDY_RECIPES
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
-           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds", "estimate_kinds"]
+           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds", "estimate_kinds", "wants_joint"]
 
 BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
 ALL_BASELINES = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
@@ -281,6 +281,10 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
                    recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
                    dry_run=finished_only, cross=bool(plan.options.get("cross", False)),
                    echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
+    if not wants_joint(stem, budget):  # the joint evaluations belong to the debiasing study (§17)
+        from minde.repro.results import is_joint_variant
+
+        df = df[~df["variant"].map(is_joint_variant)].reset_index(drop=True)
     if finished_only and not df.empty:  # a record of an earlier recipe is not a finished unit
         from minde.repro.results import load_units
         from minde.repro.units import outdated_records
@@ -292,6 +296,12 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
                   f"{budget} budget")
             df = df[keep].reset_index(drop=True)
     return df
+
+
+def wants_joint(stem: str, budget: str) -> bool:
+    """Does notebook ``stem`` show the seed groups' joint (cross-model) evaluations at ``budget``?
+    Only the plans that ask for them (docs/method.md §17); the paper's figures do not."""
+    return bool(get_plan(stem, budget).options.get("cross", False))
 
 
 def output_stem(stem: str, n_train: int | Sequence[int] | None = None) -> str:

@@ -304,9 +304,13 @@ def plot_bias_vs_dimension(agg: pd.DataFrame, dims: dict[str, int]) -> Figure:
                        label=f"{method_label(v)} (MAE {sub['bias'].abs().mean():.3f})")
         ax.axhline(0.0, color="black", lw=1)
         ax.axhspan(-0.1, 0.1, color="0.9", zorder=0)
-        _log_ticks(ax, sorted(set(dims[t] for t in agg["task"].unique())))
+        if len(agg):
+            _log_ticks(ax, sorted(set(dims[t] for t in agg["task"].unique())))
         ax.set(title=method_label(base), xlabel="d_x + d_y (log scale)", ylabel="bias (nats)")
-        ax.legend(fontsize=6.5, loc="upper left")
+        if ax.collections:
+            ax.legend(fontsize=6.5, loc="upper left")
+        else:
+            ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="0.4")
     fig.suptitle("Bias against dimension: the paper's estimators and the cross-model forms (beyond the paper)",
                  fontsize=10)
     fig.tight_layout()

@@ -140,7 +140,8 @@ def form_summary(agg: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide
         joint = set(d.loc[d["variant"] == f"minde_{kind}_cross", "task"])
         d = d[~d["variant"].str.startswith(f"minde_{kind}") | d["task"].isin(joint)]
     if d.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=["form", "tasks", "mae", f"within_{tol:g}", "median_ae", "worst_3",
+                                     "mae_dx_le_5", f"mae_dx_ge_{wide}"])
     out = summary_by_method(d, tol)
     absb = d.assign(abs_bias=d["bias"].abs(), dim_x=d["task"].map(dims))
     for name, keep in (("mae_dx_le_5", absb["dim_x"] <= 5), (f"mae_dx_ge_{wide}", absb["dim_x"] >= wide)):

@@ -226,7 +226,7 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
     if outdated:
         u, why = outdated[0]
         print(f"{len(outdated)} finished MINDE unit(s) were trained with other settings than the "
-              f"{budget!r} budget's now (e.g. {u.label()}: {why}); they will be recomputed")
+              f"{budget!r} budget's now (e.g. {u.label()}: {why}); a sweep that is not a dry run recomputes them")
     return plan
 
 

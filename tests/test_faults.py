@@ -3,8 +3,10 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
+from conftest import TAG, end_tagged_processes
 
 RUN = textwrap.dedent("""
     import json, sys, numpy as np, minde
@@ -162,17 +164,19 @@ def test_notebook_parameter_of_wrong_value_or_type_is_named(tmp_path, params, ne
 
 @pytest.mark.slow
 def test_reproduce_killed_mid_notebook_leaves_no_partial_figure_and_reruns(tmp_path):
-    figs = REPO / "figures" / "smoke"
+    """In a private project root; the kernel's process pool, orphaned by the kill, is ended too."""
+    figs = tmp_path / "figures" / "smoke"
     stem = "00_quickstart"
-    for ext in ("pdf", "png"):
-        (figs / f"{stem}.{ext}").unlink(missing_ok=True)
-    argv = [sys.executable, "-m", "minde.repro.reproduce", "--budget", "smoke", "--only", stem]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    argv = [sys.executable, "-m", "minde.repro.reproduce", "--budget", "smoke", "--only", stem,
+            "--notebooks", str(REPO / "notebooks"), "--runs", str(tmp_path / "runs"), "--no-report"]
+    tag = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "MINDE_HOME": str(tmp_path), TAG: tag}
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(6)
     os.killpg(proc.pid, signal.SIGKILL)  # the runner and its kernel
     proc.wait()
+    end_tagged_processes(tag)  # what the kernel started lives in other process groups
     for p in figs.glob(f"{stem}*"):  # anything present is complete (atomic writes)
         assert p.stat().st_size > 0 and not p.name.startswith(".")
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)

@@ -281,7 +281,7 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
                    recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
                    dry_run=finished_only, cross=bool(plan.options.get("cross", False)),
                    echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
-    if not wants_joint(stem, budget):  # the joint evaluations belong to the debiasing study (§17)
+    if not wants_joint(stem, budget) and "variant" in df:  # joint evaluations: the debiasing study's (§17)
         from minde.repro.results import is_joint_variant
 
         df = df[~df["variant"].map(is_joint_variant)].reset_index(drop=True)

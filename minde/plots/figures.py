@@ -301,14 +301,14 @@ def plot_bias_vs_dimension(agg: pd.DataFrame, dims: dict[str, int]) -> Figure:
                 continue
             d = sub["task"].map(dims).to_numpy(float) * np.exp(rng.uniform(-0.08, 0.08, len(sub)))
             ax.scatter(d, sub["bias"], s=16, marker=markers[form], color=colours[v], alpha=0.8,
-                       label=f"{method_label(v)} (MAE {sub['bias'].abs().mean():.3f})")
+                       label=f"{method_label(v)}: MAE {sub['bias'].abs().mean():.3f}, {len(sub)} tasks")
         ax.axhline(0.0, color="black", lw=1)
         ax.axhspan(-0.1, 0.1, color="0.9", zorder=0)
         if len(agg):
             _log_ticks(ax, sorted(set(dims[t] for t in agg["task"].unique())))
         ax.set(title=method_label(base), xlabel="d_x + d_y (log scale)", ylabel="bias (nats)")
         if ax.collections:
-            ax.legend(fontsize=6.5, loc="upper left")
+            ax.legend(fontsize=6.5, loc="best")
         else:
             ax.text(0.5, 0.5, "no results", transform=ax.transAxes, ha="center", va="center", color="0.4")
     fig.suptitle("Bias against dimension: the paper's estimators and the cross-model forms (beyond the paper)",

@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml constraints.txt
 		"make install needs Python 3.11 (found %d.%d): benchmark-mi pins pandas < 2, which has no wheels " \
 		"for later versions. Run make PY=python3.11 ..." % sys.version_info[:2])'
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX) \
-		--retries 1 --timeout 20) torch
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt $(if $(TORCH_INDEX),--extra-index-url \
+		$(TORCH_INDEX) --retries 1 --timeout 20) torch  # its dependencies come with the next line
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[repro,dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (minde)" >/dev/null
 	@touch $(STAMP)

@@ -211,9 +211,10 @@ class MINDE:
         tx, ty, _ = self._eval_inputs(*self._train_sample, ema=ema)  # the memorisation check (§18)
         train = self._terms(noise_fn, tx, ty, [make_generator(s, _STREAM_DIAG, self.device) for s in self.seeds])
         mi_train, mi_train_se = float(train["mi"].mean()), _stderr(train["mi"])
+        mi, mi_se = float(mi_k.mean()), _stderr(terms["mi"])
         return MIEstimate(
-            kind=self.kind, mi=float(mi_k.mean()), mi_sigma=float(mis_k.mean()),
-            mi_stderr=_stderr(terms["mi"]), mi_sigma_stderr=_stderr(mi_sigma),
+            kind=self.kind, mi=mi, mi_sigma=float(mis_k.mean()),
+            mi_stderr=mi_se, mi_sigma_stderr=_stderr(mi_sigma),
             entropies=entropies, mi_per_seed=mi_k.tolist(), mi_sigma_per_seed=mis_k.tolist(),
             mi_seed_std=_seed_std(mi_k), mi_sigma_seed_std=_seed_std(mis_k),
             settings=dict(asdict(self.settings), hidden=self.hidden_used, sigma=self.sigma,
@@ -225,8 +226,7 @@ class MINDE:
             resumed_from_step=self.train_result.resumed_from_step,
             cross=cross_model_estimate([self], x, y, ema=ema) if (cross is None and self.n_seeds >= 2) or cross
             else None, n_train=self.n_train, mi_train=mi_train, mi_train_stderr=mi_train_se,
-            warnings=tuple(reliability_warnings(self.n_train, float(mi_k.mean()), _stderr(terms["mi"]),
-                                                mi_train, mi_train_se)))
+            warnings=tuple(reliability_warnings(self.n_train, mi, mi_se, mi_train, mi_train_se)))
 
     def _terms(self, noise_fn: Any, xs: torch.Tensor, ys: torch.Tensor,
                generators: list[torch.Generator]) -> dict[str, np.ndarray]:

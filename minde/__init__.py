@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 # public name -> submodule that defines it
 _EXPORTS = {
-    "MINDE": "api", "MIEstimate": "api", "estimate_mi": "api", "KINDS": "api",
+    "MINDE": "api", "MIEstimate": "api", "estimate_mi": "api", "cross_fit": "api", "KINDS": "api",
     "BUDGETS": "config", "Budget": "config", "get_budget": "config",
     "VPSDE": "sde", "ImportanceSampler": "importance", "UniformSampler": "importance",
     "make_sampler": "importance", "ScoreNet": "network", "TrainingDivergedError": "training",

@@ -25,9 +25,12 @@ from .sde import VPSDE
 from .training import TrainResult, train_score_net
 from .utils import make_generator, resolve_device, resolve_threads, torch_threads
 
-__all__ = ["MINDE", "MIEstimate", "estimate_mi", "KINDS"]
+__all__ = ["MINDE", "MIEstimate", "estimate_mi", "cross_fit", "fold_indices", "KINDS",
+           "CROSS_FIT_ROWS", "CROSS_FIT_FOLDS"]
 
 KINDS = ("c", "j")
+CROSS_FIT_ROWS = 5_000  # below this many rows the defaults cross-fit instead of holding 10 % out
+CROSS_FIT_FOLDS = 5  # folds (= models) of the default cross-fit
 _STREAM_TRAIN, _STREAM_EVAL, _STREAM_DIAG = 1, 2, 4  # 3: the shared draws of minde.ensemble
 
 
@@ -141,7 +144,7 @@ class MINDE:
         self._overrides = dict(steps=steps, batch_size=batch_size, lr=lr, mc_iter=mc_iter,
                                ema_decay=ema_decay, lr_schedule=lr_schedule, warmup=warmup,
                                batches=batches)
-        resolve_settings(self.budget, 1, 10**6, **self._overrides)  # validate overrides early
+        resolve_settings(self.budget, 1, 10**6, kind=kind, **self._overrides)  # validate overrides early
         self.hidden, self.eval_batch_size = hidden, eval_batch_size
         self.device = resolve_device(device)
         self.sde = VPSDE()
@@ -188,7 +191,7 @@ class MINDE:
         self._sx, self._sy = Standardiser.fit(xa, "x"), Standardiser.fit(ya, "y")
         self.dims = (xa.shape[1], ya.shape[1])
         self.settings: TrainSettings = resolve_settings(self.budget, self.dims[0], xa.shape[0],
-                                                        **self._overrides)
+                                                        kind=self.kind, **self._overrides)
         hidden = self.hidden or default_hidden(sum(self.dims))
         data = torch.from_numpy(np.concatenate([self._sx(xa), self._sy(ya)], 1)).to(self.device)
         return data, hidden
@@ -362,8 +365,86 @@ def _seed_std(values: np.ndarray) -> float:
     return float(values.std(ddof=1)) if values.size > 1 else 0.0
 
 
-def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float = 0.1, **kwargs: Any) -> MIEstimate:
-    """Split (x, y) at random into train/test, fit ``MINDE(kind, **kwargs)`` and estimate on test."""
+def fold_indices(n_rows: int, folds: int, seed: int) -> list[np.ndarray]:
+    """The rows of each of ``folds`` folds: a seeded permutation dealt out in turn (sizes differ by
+    at most one), each fold's rows sorted."""
+    if not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    if n_rows - math.ceil(n_rows / folds) < MIN_ROWS or n_rows < 2 * folds:
+        raise ValueError(f"too few rows: {n_rows} for {folds} folds; each model needs at least "
+                         f"{MIN_ROWS} training rows and each fold 2 rows to score")
+    perm = np.random.default_rng(seed).permutation(n_rows)
+    return [np.sort(perm[k::folds]) for k in range(folds)]
+
+
+def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
+              budget: str | Budget = "quick", progress: bool = True, **kwargs: Any) -> MIEstimate:
+    """Cross-fitted MINDE (docs/method.md §18): every row is scored by a model that did not train on it.
+
+    The rows are dealt into ``folds`` folds; model k (seed ``seed + k``) trains on the other folds
+    and is estimated on fold k. The K models train as one batched group (their training sets are
+    trimmed to one common size, at most one row apart). The answer is the fold-size-weighted mean
+    of the K held-out estimates, so it rests on all n rows, and its standard error combines the
+    folds' independent Monte Carlo errors. ``mi_per_seed`` holds the per-fold estimates (on
+    different rows, so their spread includes sampling noise); ``settings["folds"]`` = K.
+    kwargs are MINDE's, except ``n_seeds``.
+    """
+    if "n_seeds" in kwargs:
+        raise ValueError("cross_fit trains one model per fold; it takes folds=K, not n_seeds=")
     xa, ya = check_pair(x, y, MIN_ROWS)
+    parts = fold_indices(xa.shape[0], folds, seed)
+    n_tr = xa.shape[0] - max(len(p) for p in parts)
+    datasets = []
+    for p in parts:
+        train = np.setdiff1d(np.arange(xa.shape[0]), p)[:n_tr]
+        datasets.append((xa[train], ya[train], xa[p], ya[p]))
+    results = fit_estimate_group(kind, datasets, [seed + k for k in range(folds)], budget=budget,
+                                 progress=progress, **kwargs)
+    w = np.array([len(p) for p in parts], dtype=float) / xa.shape[0]
+
+    def combine(values: Sequence[float]) -> float:
+        return float(np.dot(w, values))
+
+    def combine_se(values: Sequence[float]) -> float:
+        return float(math.sqrt(np.dot(w**2, np.square(values))))
+
+    mi, mi_se = combine([r.mi for r in results]), combine_se([r.mi_stderr for r in results])
+    mi_train = float(np.mean([r.mi_train for r in results]))
+    mi_train_se = float(math.sqrt(np.sum([r.mi_train_stderr**2 for r in results])) / folds)
+    per, per_s = [r.mi for r in results], [r.mi_sigma for r in results]
+    first = results[0]
+    return replace(
+        first, mi=mi, mi_sigma=combine(per_s), mi_stderr=mi_se,
+        mi_sigma_stderr=combine_se([r.mi_sigma_stderr for r in results]),
+        entropies={k: combine([r.entropies[k] for r in results]) for k in first.entropies},
+        mi_per_seed=per, mi_sigma_per_seed=per_s, mi_seed_std=_seed_std(np.array(per)),
+        mi_sigma_seed_std=_seed_std(np.array(per_s)),
+        settings=dict(first.settings, folds=folds, n_seeds=folds, seeds=[seed + k for k in range(folds)]),
+        train_seconds=sum(r.train_seconds for r in results),
+        estimate_seconds=sum(r.estimate_seconds for r in results),
+        resumed_from_step=first.resumed_from_step, cross=None, n_train=n_tr, mi_train=mi_train,
+        mi_train_stderr=mi_train_se,
+        warnings=tuple(reliability_warnings(n_tr, mi, mi_se, mi_train, mi_train_se)))
+
+
+def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,
+                folds: int | None = None, **kwargs: Any) -> MIEstimate:
+    """Estimate I(X;Y) from paired rows with ``MINDE(kind, **kwargs)``.
+
+    ``folds=K`` (>= 2) cross-fits K models (``cross_fit``), so every row is scored; ``folds=0``
+    splits the rows at random, fits on the ``1 - test_size`` part (default 10 % held out) and
+    estimates on the rest. Left at None, it cross-fits with ``CROSS_FIT_FOLDS`` folds below
+    ``CROSS_FIT_ROWS`` rows and splits otherwise, or when ``test_size`` or ``n_seeds`` > 1 is
+    given (docs/method.md §18).
+    """
+    xa, ya = check_pair(x, y, MIN_ROWS)
+    if folds is None:
+        small = xa.shape[0] < CROSS_FIT_ROWS and kwargs.get("n_seeds", 1) == 1
+        folds = CROSS_FIT_FOLDS if small and test_size is None else 0
+    if folds:
+        if test_size is not None:
+            raise ValueError("give folds (cross-fitting) or test_size (one split), not both")
+        return cross_fit(xa, ya, kind, folds, **kwargs)
+    test_size = 0.1 if test_size is None else test_size
     x_tr, y_tr, x_te, y_te = train_test_split(xa, ya, test_size, kwargs.get("seed", 0))
     return MINDE(kind, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)

@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of independent models, seeds S..S+K-1 (default 1)")
     e.add_argument("--seeds", dest="seeds_list", metavar="LIST", help=argparse.SUPPRESS)
     e.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split and models")
-    e.add_argument("--test-size", type=float, default=0.1, metavar="F", help="held-out fraction")
+    e.add_argument("--test-size", type=float, default=None, metavar="F",
+                   help="held-out fraction of one random split (default 0.1)")
+    e.add_argument("--folds", type=int, default=None, metavar="K",
+                   help="cross-fit K models, each scored on the rows it did not train on (0: one "
+                   "random split; default: 5 folds below 5000 rows unless --test-size or "
+                   "--n-seeds is given, else the split)")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     e.add_argument("--bits", action="store_true", help="report bits instead of nats")
     e.add_argument("--json", action="store_true", help="machine-readable JSON record")
@@ -96,6 +101,7 @@ def _versions() -> dict[str, str | None]:
 
 def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
     """Validate --n-seeds/--seed/--test-size against the row count; returns (n_train, n_test)."""
+    from .api import CROSS_FIT_FOLDS, CROSS_FIT_ROWS, fold_indices
     from .data import split_sizes
 
     if args.seeds_list is not None:
@@ -105,6 +111,19 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
         raise InputError(f"--n-seeds must be >= 1, got {args.n_seeds}")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
+    if args.folds is None:
+        small = n_rows < CROSS_FIT_ROWS and args.n_seeds == 1 and args.test_size is None
+        args.folds = CROSS_FIT_FOLDS if small else 0
+    if args.folds:
+        if args.n_seeds != 1 or args.test_size is not None:
+            raise InputError("--folds trains one model per fold and scores every row; it cannot be "
+                             "combined with --n-seeds or --test-size")
+        try:
+            parts = fold_indices(n_rows, args.folds, args.seed)
+        except ValueError as exc:
+            raise InputError(str(exc).replace("folds must", "--folds must")) from None
+        return n_rows - max(len(p) for p in parts), n_rows
+    args.test_size = 0.1 if args.test_size is None else args.test_size
     try:
         return split_sizes(n_rows, args.test_size)
     except ValueError as exc:
@@ -114,12 +133,17 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
 
 def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, n_test: int) -> dict:
     """Fit and estimate each requested kind on one random split; kind -> MIEstimate."""
-    from .api import MINDE
+    from .api import MINDE, cross_fit
     from .data import train_test_split
 
-    x_tr, y_tr, x_te, y_te = train_test_split(x, y, args.test_size, args.seed)
     kinds = ("c", "j") if args.kind == "both" else (args.kind,)
     results = {}
+    if args.folds:  # every row scored by a model that did not train on it (docs/method.md §18)
+        for kind in kinds:
+            results[kind] = cross_fit(x, y, kind, args.folds, seed=args.seed, budget=args.budget,
+                                      device=args.device, progress=not args.no_progress)
+        return results
+    x_tr, y_tr, x_te, y_te = train_test_split(x, y, args.test_size, args.seed)
     for kind in kinds:
         est = MINDE(kind, budget=args.budget, seed=args.seed, n_seeds=args.n_seeds,
                     device=args.device, progress=not args.no_progress)
@@ -148,7 +172,8 @@ def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[i
                  "y_columns": y.labels, "n_rows": int(x.values.shape[0]), "dim_x": len(x.labels),
                  "dim_y": len(y.labels), "n_train": split[0], "n_test": split[1]},
         "settings": {"kind": args.kind, "budget": args.budget, "n_seeds": args.n_seeds, "seed": args.seed,
-                     "test_size": args.test_size, "device": args.device,
+                     "test_size": None if args.folds else args.test_size, "folds": args.folds,
+                     "device": args.device,
                      "resolved": {k: r.settings for k, r in results.items()}},
         "timings": dict(seconds, **{f"train_{k}": r.train_seconds for k, r in results.items()},
                         **{f"estimate_{k}": r.estimate_seconds for k, r in results.items()}),
@@ -175,8 +200,10 @@ def _table(rec: dict[str, Any]) -> str:
     lines = [f"X: {d['dim_x']} column(s) [{', '.join(d['x_columns'][:8])}"
              f"{', ...' if d['dim_x'] > 8 else ''}]   Y: {d['dim_y']} column(s) "
              f"[{', '.join(d['y_columns'][:8])}{', ...' if d['dim_y'] > 8 else ''}]",
-             f"{d['n_rows']} rows: {d['n_train']} train / {d['n_test']} test; budget {s['budget']}, "
-             f"{seeds} seed(s) from {s['seed']}", ""]
+             (f"{d['n_rows']} rows, cross-fitted: {s['folds']} models of {d['n_train']} training rows, "
+              f"each scored on its own fold; budget {s['budget']}, seeds from {s['seed']}" if s.get("folds") else
+              f"{d['n_rows']} rows: {d['n_train']} train / {d['n_test']} test; budget {s['budget']}, "
+              f"{seeds} seed(s) from {s['seed']}"), ""]
     head = f"{'variant':<12}{'I (' + unit + ')':>12}{'± s.e.':>10}"
     lines.append(head + (f"{'seed std':>10}" if seeds > 1 else ""))
     for name, e in rec["estimates"].items():

@@ -31,6 +31,9 @@ class Budget:
     # t in training: None = as in estimation; a bool for both kinds; or per kind, (("c", True), ...)
     train_importance_sampling: bool | None | tuple[tuple[str, bool], ...] = None
     lr_scale: float = 1.0  # multiplies the paper's learning-rate rule when lr is None
+    # at most this many optimiser steps per training row (None: no cap; or per kind, (("c", 2.0),
+    # ...)), so small training sets are not passed over thousands of times (docs/method.md §18)
+    max_steps_per_row: float | None | tuple[tuple[str, float], ...] = None
 
     def train_importance(self, kind: str) -> bool | None:
         """Whether kind ``kind`` samples t by importance in training (None: as in estimation)."""
@@ -42,6 +45,16 @@ class Budget:
             return bool(table[kind])
         return value
 
+    def steps_per_row(self, kind: str | None) -> float | None:
+        """The cap on optimiser steps per training row for kind ``kind`` (None: no cap)."""
+        value = self.max_steps_per_row
+        if not isinstance(value, tuple):
+            return value
+        if kind not in dict(value):
+            raise ValueError(f"budget {self.name!r} caps steps per row by kind; give kind='c' or 'j', "
+                             f"got {kind!r}")
+        return float(dict(value)[kind])
+
 
 BUDGETS: dict[str, Budget] = {
     # seconds per model: checks the plumbing, not the numbers (CI)
@@ -49,11 +62,14 @@ BUDGETS: dict[str, Budget] = {
                     lr=None, ema_decay=0.999, mc_iter=2, n_train=2_000, n_test=1_000),
     # 10 000 steps (~30 s per 1v1 model on one free CPU thread) with the recipe the training-recipe
     # study chose (docs/method.md §7, §13): twice the paper's peak learning rate, 5% linear
-    # warm-up, cosine decay to 0; t by importance in training for MINDE-C, uniform for MINDE-J
+    # warm-up, cosine decay to 0; t by importance in training for MINDE-C, uniform for MINDE-J;
+    # at most 2 (MINDE-C) or 5 (MINDE-J) steps per training row, so fewer than 5 000 (2 000)
+    # rows train for fewer steps (docs/method.md §18)
     "quick": Budget("quick", steps=10_000, epochs_small=None, epochs_large=None, batch_size=None,
                     lr=None, ema_decay=0.999, mc_iter=10, n_train=10_000, n_test=10_000,
                     lr_schedule="cosine", warmup=0.05, lr_scale=2.0,
-                    train_importance_sampling=(("c", True), ("j", False))),
+                    train_importance_sampling=(("c", True), ("j", False)),
+                    max_steps_per_row=(("c", 2.0), ("j", 5.0))),
     # the paper's protocol (docs/method.md §7)
     "paper": Budget("paper", steps=None, epochs_small=500, epochs_large=750, batch_size=None,
                     lr=None, ema_decay=0.999, mc_iter=10, n_train=100_000, n_test=10_000),
@@ -81,23 +97,30 @@ class TrainSettings:
     lr_schedule: str = "constant"  # constant | cosine | linear (to 0 at the last step)
     warmup_steps: int = 0  # linear warm-up from 0 to lr over the first steps
     batches: str = "replacement"  # replacement: rows drawn anew each step | epochs: shuffled epochs
+    steps_rule: str = "budget"  # why training stops after ``steps``: budget | epochs | rows | explicit
 
 
-def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | None = None,
+def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, kind: str | None = None,
+                     steps: int | None = None,
                      batch_size: int | None = None, lr: float | None = None,
                      mc_iter: int | None = None, ema_decay: float | None = None,
                      lr_schedule: str | None = None, warmup: float | None = None,
                      batches: str | None = None) -> TrainSettings:
-    """Apply docs/method.md §7's rules for d_x and n_train, then explicit overrides."""
+    """Apply docs/method.md §7's rules for d_x, n_train and the kind ("c" or "j"; needed by a
+    budget whose step cap depends on it), then explicit overrides."""
     small = dim_x <= 5
     bs = batch_size or budget.batch_size or (128 if small else 256)
     bs = min(bs, n_train)
+    rule = "explicit"
     if steps is None:
         if budget.steps is not None:
-            steps = budget.steps
+            steps, rule = budget.steps, "budget"
+            rate = budget.steps_per_row(kind)
+            if rate is not None and rate * n_train < steps:
+                steps, rule = max(1, math.ceil(rate * n_train)), "rows"
         else:
             epochs = budget.epochs_small if small else budget.epochs_large
-            steps = int(epochs) * math.ceil(n_train / bs)
+            steps, rule = int(epochs) * math.ceil(n_train / bs), "epochs"
     if lr is None:
         lr = budget.lr if budget.lr is not None else (1e-3 if small else 2e-3) * budget.lr_scale
     mc = mc_iter if mc_iter is not None else budget.mc_iter
@@ -119,4 +142,4 @@ def resolve_settings(budget: Budget, dim_x: int, n_train: int, *, steps: int | N
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
     return TrainSettings(int(steps), int(bs), float(lr), float(ema), int(mc), schedule,
-                         int(round(frac * int(steps))), mode)
+                         int(round(frac * int(steps))), mode, rule)

@@ -26,9 +26,9 @@ def reliability_warnings(n_train: int, mi: float, mi_stderr: float, mi_train: fl
     trained on ``n_train`` rows, whose estimate on its own training rows is ``mi_train``."""
     out = []
     if n_train < RELIABLE_ROWS:
-        out.append(f"only {n_train} training rows: below {RELIABLE_ROWS}, MINDE's default training "
-                   "overfits and its estimates were measured to be biased, often upwards "
-                   "(docs/method.md §18); treat this number with caution")
+        out.append(f"only {n_train} training rows per model: below {RELIABLE_ROWS}, MINDE's estimates "
+                   "were measured to be biased (MINDE-J often upwards; docs/method.md §18); treat this "
+                   "number with caution")
     if math.isfinite(mi) and math.isfinite(mi_train):
         se = math.hypot(mi_stderr if math.isfinite(mi_stderr) else 0.0,
                         mi_train_stderr if math.isfinite(mi_train_stderr) else 0.0)

@@ -80,7 +80,9 @@ _SLOW = pytest.mark.slow  # each form is a process of its own: the first tier ru
 def test_formats_give_the_same_columns_and_estimate(files, reference, args, x_cols, y_cols):
     rec = estimate_json(files, *args)
     assert rec["data"]["x_columns"] == x_cols and rec["data"]["y_columns"] == y_cols
-    assert (rec["data"]["n_rows"], rec["data"]["n_train"], rec["data"]["n_test"]) == (400, 360, 40)
+    # below 5 000 rows the default cross-fits 5 models on 320 rows each and scores all 400 rows
+    assert (rec["data"]["n_rows"], rec["data"]["n_train"], rec["data"]["n_test"]) == (400, 320, 400)
+    assert rec["settings"]["folds"] == 5 and rec["settings"]["resolved"]["c"]["folds"] == 5
     # the same numbers in every format and the same seed -> the same estimate
     assert math.isfinite(rec["estimates"]["minde_c"]["mi"])
     for variant in ("minde_c", "minde_c_sigma"):
@@ -180,6 +182,9 @@ ERRORS = [  # (argv, exit status, pieces of the message)
     (["estimate", "xy.npy", "--y", "2", "--x", "1:2,2"], 2, ["share column"]),
     (["estimate", "xy.npy", "--y", "2", "--test-size", "1.5"], 2, ["--test-size"]),
     (["estimate", "xy.npy", "--y", "2", "--n-seeds", "0"], 2, ["--n-seeds must be >= 1"]),
+    (["estimate", "xy.npy", "--y", "2", "--folds", "1"], 2, ["--folds must be an integer >= 2"]),
+    (["estimate", "xy.npy", "--y", "2", "--folds", "300"], 2, ["too few rows: 400 for 300 folds"]),
+    (["estimate", "xy.npy", "--y", "2", "--folds", "3", "--n-seeds", "2"], 2, ["--folds", "--n-seeds"]),
     (["estimate", "xy.npy", "--y", "2", "--seeds", "0-2"], 2, ["--n-seeds K", "list of seeds"]),
     (["estimate", "xy.npy", "--y", "2", "--device", "tpu9"], 2, ["device"]),
     (["estimate", "xy.npy", "--y", "2", "--out", "no/such/dir/r.json"], 2, ["folder does not exist"]),

@@ -459,8 +459,8 @@ def compute_cost_verdict(df: pd.DataFrame, budget: str, factor: float = COST_FAC
     rows = df.copy()
     rows["dim_x"] = [int(str(d).split("+")[0]) for d in rows["dims"]]
     is_minde = rows["method"].str.startswith("minde_") & (rows["status"] == "ok")
-    rows["steps"] = [resolve_settings(get_budget(budget), dx, int(n)).steps if m else np.nan
-                     for dx, n, m in zip(rows["dim_x"], rows["n_train"], is_minde)]
+    rows["steps"] = [resolve_settings(get_budget(budget), dx, int(n), kind=meth[6]).steps if m else np.nan
+                     for dx, n, m, meth in zip(rows["dim_x"], rows["n_train"], is_minde, rows["method"])]
     rows["ms per step"] = 1000 * rows["train_seconds"] / rows["steps"]
     small = rows[is_minde & (rows["dim_x"] <= 5)]
     checks = [(f"{t} {method_label(m)}: {s:.1f} s for {int(k)} steps = {ms:.2f} ms per step ≤ {limit:g} ms",

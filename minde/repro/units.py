@@ -197,7 +197,8 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     from minde.config import get_budget, resolve_settings
 
     budget = get_budget(unit.budget)
-    want: dict[str, Any] = asdict(resolve_settings(budget, get_task(unit.task).dim_x, unit.n_train))
+    want: dict[str, Any] = asdict(resolve_settings(budget, get_task(unit.task).dim_x, unit.n_train,
+                                                   kind=unit.method[-1]))
     want["importance_sampling"] = True  # the sweep estimates with importance-sampled t
     train_is = budget.train_importance(unit.method[-1])
     want["train_importance_sampling"] = True if train_is is None else train_is
@@ -245,7 +246,8 @@ def max_group_size(unit: Unit, device: Any = None) -> int:
     from minde.utils import resolve_device
 
     info = get_task(unit.task)
-    batch = resolve_settings(get_budget(unit.budget), info.dim_x, unit.n_train).batch_size
+    batch = resolve_settings(get_budget(unit.budget), info.dim_x, unit.n_train,
+                             kind=unit.method[-1] if unit.method in MINDE_METHODS else None).batch_size
     hidden = default_hidden(info.dim_x + info.dim_y)
     unbounded = 2**31 - 1  # as many models as there are: default_group_size applies only its cap
     return default_group_size(unbounded, batch, hidden, resolve_device(device or "auto"))

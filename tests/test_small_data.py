@@ -1,0 +1,94 @@
+"""Small data sets: training length that follows the rows, and cross-fitting (docs/method.md §18)."""
+import math
+
+import numpy as np
+import pytest
+
+import minde
+from minde.api import CROSS_FIT_FOLDS, CROSS_FIT_ROWS, cross_fit, fold_indices
+from minde.config import get_budget, resolve_settings
+
+RHO = 0.75
+TRUTH = -0.5 * math.log(1 - RHO**2)
+
+
+def gaussian(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    z = np.random.default_rng(seed).multivariate_normal([0, 0], [[1, RHO], [RHO, 1]], size=n)
+    return z[:, :1], z[:, 1:]
+
+
+def test_quick_training_length_follows_the_rows():
+    quick = get_budget("quick")
+    for kind, dim_x, n, steps, rule in (
+            ("c", 1, 10_000, 10_000, "budget"), ("c", 1, 5_000, 10_000, "budget"),
+            ("c", 50, 10_000, 10_000, "budget"), ("c", 1, 1_000, 2_000, "rows"),
+            ("c", 3, 250, 500, "rows"), ("c", 1, 4_999, 9_998, "rows"),
+            ("j", 1, 2_000, 10_000, "budget"), ("j", 3, 1_000, 5_000, "rows"), ("j", 1, 250, 1_250, "rows")):
+        s = resolve_settings(quick, dim_x, n, kind=kind)
+        assert (s.steps, s.steps_rule) == (steps, rule), (kind, dim_x, n)
+        assert s.warmup_steps == round(0.05 * steps)  # warm-up and decay follow the shorter run
+    with pytest.raises(ValueError, match="by kind"):
+        resolve_settings(quick, 1, 250)
+    assert resolve_settings(quick, 1, 250, steps=7).steps_rule == "explicit"
+    paper = resolve_settings(get_budget("paper"), 1, 1_000)  # the paper's recipe is left alone
+    assert (paper.steps, paper.steps_rule) == (500 * 8, "epochs")
+    assert resolve_settings(get_budget("smoke"), 1, 50).steps == 200
+
+
+def test_folds_partition_the_rows():
+    parts = fold_indices(103, 5, seed=3)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(103))
+    assert {len(p) for p in parts} == {20, 21}
+    assert all((np.diff(p) > 0).all() for p in parts)
+    assert [p.tolist() for p in fold_indices(103, 5, seed=3)] == [p.tolist() for p in parts]
+    assert [p.tolist() for p in fold_indices(103, 5, seed=4)] != [p.tolist() for p in parts]
+    for bad, msg in ((1, "folds must be an integer >= 2"), (2.5, "folds must be an integer"),
+                     (60, "too few rows: 103 for 60 folds")):
+        with pytest.raises(ValueError, match=msg):
+            fold_indices(103, bad, seed=0)
+
+
+def test_cross_fit_scores_every_row_with_a_model_that_did_not_see_it():
+    """The answer is the fold-size-weighted mean of lone fits, model k trained off fold k."""
+    x, y = gaussian(203)
+    kw = dict(budget="smoke", steps=40, mc_iter=3, progress=False)
+    r = cross_fit(x, y, "c", 3, seed=5, **kw)
+    parts = fold_indices(203, 3, seed=5)
+    n_tr = 203 - max(len(p) for p in parts)
+    lone = []
+    for k, p in enumerate(parts):
+        train = np.setdiff1d(np.arange(203), p)[:n_tr]
+        lone.append(minde.MINDE("c", seed=5 + k, **kw).fit(x[train], y[train]).estimate(x[p], y[p]))
+    assert r.mi_per_seed == pytest.approx([e.mi for e in lone], rel=1e-4, abs=1e-5)
+    w = np.array([len(p) for p in parts]) / 203
+    assert r.mi == pytest.approx(float(np.dot(w, [e.mi for e in lone])), rel=1e-4, abs=1e-5)
+    assert r.mi_stderr == pytest.approx(math.sqrt(np.dot(w**2, [e.mi_stderr**2 for e in lone])), rel=1e-3)
+    assert r.entropies["H(X)"] == pytest.approx(float(np.dot(w, [e.entropies["H(X)"] for e in lone])), rel=1e-4)
+    assert (r.n_train, r.settings["folds"], r.settings["seeds"]) == (n_tr, 3, [5, 6, 7])
+    with pytest.raises(ValueError, match="n_seeds"):
+        cross_fit(x, y, "c", 3, n_seeds=2, **kw)
+
+
+def test_estimate_mi_cross_fits_small_data_and_splits_large():
+    kw = dict(budget="smoke", steps=5, mc_iter=2, progress=False)
+    x, y = gaussian(300)
+    assert minde.estimate_mi(x, y, **kw).settings["folds"] == CROSS_FIT_FOLDS
+    assert "folds" not in minde.estimate_mi(x, y, test_size=0.2, **kw).settings  # asked for a split
+    assert "folds" not in minde.estimate_mi(x, y, n_seeds=2, **kw).settings  # an ensemble on one split
+    assert minde.estimate_mi(x, y, folds=3, **kw).settings["folds"] == 3
+    with pytest.raises(ValueError, match="not both"):
+        minde.estimate_mi(x, y, folds=3, test_size=0.2, **kw)
+    x, y = gaussian(CROSS_FIT_ROWS)
+    r = minde.estimate_mi(x, y, **kw)
+    assert "folds" not in r.settings and r.n_train == CROSS_FIT_ROWS - CROSS_FIT_ROWS // 10
+
+
+@pytest.mark.slow
+def test_defaults_on_1000_rows_land_near_the_truth_without_memorising():
+    """1 000 rows of a bivariate normal: with 10 000 steps per model MINDE-C overfits these rows; the
+    defaults (5 folds, 1 600 steps per model) land within max(0.1, 25 %) of the truth."""
+    x, y = gaussian(1_000, seed=2)
+    r = minde.estimate_mi(x, y, "c", progress=False)
+    assert r.settings["steps"] == 1_600 and r.settings["steps_rule"] == "rows"
+    assert abs(r.mi - TRUTH) < max(0.1, 0.25 * TRUTH), r.mi
+    assert not any("memorised" in w for w in r.warnings)

@@ -24,10 +24,11 @@ def load() -> str:
 
 
 def train_rate(k: int, hidden: int, batch: int, dim: int, steps: int, kind: str = "c",
-               device: str = "cpu", group_size: int | None = None) -> float:
+               device: str = "cpu", group_size: int | None = None, compile: bool = False) -> float:
     """Steps per second of K models (one step updates all K), after a warm-up.
 
     group_size None: the default grouping of ``train_score_net``; K: all K in one batch.
+    compile: the step through ``torch.compile`` (the warm-up compiles it; eager by default).
     """
     configure_threads(None)
     dev = torch.device(device)
@@ -41,7 +42,7 @@ def train_rate(k: int, hidden: int, batch: int, dim: int, steps: int, kind: str 
     def run(n: int) -> float:
         st = TrainSettings(n, batch, 1e-3, 0.999, 1)
         r = train_score_net(net, data, kind, dims, st, sde=sde, sampler=sampler, generators=gens,
-                            progress=False, group_size=group_size)
+                            progress=False, group_size=group_size, compile=compile)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         return r.seconds

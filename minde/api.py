@@ -112,6 +112,11 @@ class MINDE:
     ``batches``: "replacement" (every budget) draws each mini-batch's rows uniformly with
     replacement, independently at every step; "epochs" visits the rows in shuffled epochs and
     drops each epoch's last incomplete batch, as the authors' code does (docs/method.md §7).
+
+    ``compile``: run the training step through ``torch.compile`` (about twice as fast on a CPU;
+    ``minde.compiled``). None: $MINDE_COMPILE, else runs of at least 2 000 steps; it falls back to
+    eager, with a warning, where no compiler is found. Results agree with eager training to float
+    rounding, not bit for bit.
     """
 
     def __init__(self, kind: str = "c", *, budget: str | Budget = "quick", steps: int | None = None,
@@ -123,7 +128,8 @@ class MINDE:
                  warmup: float | None = None, train_importance_sampling: bool | None = None,
                  checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  checkpoint_seconds: float | None = DEFAULT_SECONDS,
-                 role_probs: Sequence[float] | None = None, batches: str | None = None) -> None:
+                 role_probs: Sequence[float] | None = None, batches: str | None = None,
+                 compile: bool | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
         self.role_probs = check_role_probs(kind, role_probs)
@@ -155,6 +161,9 @@ class MINDE:
                                      self.budget.train_importance(kind)) if v is not None), None)
         self.train_importance_sampling = self.importance_sampling if train_is is None else bool(train_is)
         self.train_sampler = make_sampler(self.train_importance_sampling, self.sde)  # t in training
+        if compile is not None and not isinstance(compile, bool):
+            raise ValueError(f"compile must be True, False or None (automatic), got {compile!r}")
+        self.compile = compile
         self.checkpoint = (None if checkpoint is None else
                            Checkpoint(checkpoint, checkpoint_every, checkpoint_seconds))
         self.net: ScoreNet | None = None
@@ -175,7 +184,7 @@ class MINDE:
                 self.net, data, self.kind, self.dims, self.settings, sde=self.sde,
                 sampler=self.train_sampler, generators=gens, progress=self.progress,
                 desc=f"MINDE-{self.kind.upper()} x{self.n_seeds}", checkpoint=self.checkpoint,
-                role_probs=self.role_probs)
+                role_probs=self.role_probs, compile=self.compile)
         self.hidden_used = hidden
         return self
 
@@ -224,12 +233,13 @@ class MINDE:
                           importance_sampling=self.importance_sampling,
                           train_importance_sampling=self.train_importance_sampling, n_seeds=self.n_seeds, ema=ema,
                           seeds=self.seeds, device=str(self.device), budget=self.budget.name,
+                          compiled=self.train_result.compiled,
                           **({} if self.role_probs is None else {"role_probs": list(self.role_probs)})),
             train_seconds=self.train_result.seconds, estimate_seconds=time.perf_counter() - start,
             resumed_from_step=self.train_result.resumed_from_step,
             cross=cross_model_estimate([self], x, y, ema=ema) if (cross is None and self.n_seeds >= 2) or cross
             else None, n_train=self.n_train, mi_train=mi_train, mi_train_stderr=mi_train_se,
-            warnings=tuple(reliability_warnings(self.n_train, mi, mi_se, mi_train, mi_train_se)))
+            warnings=tuple(reliability_warnings(self.kind, self.n_train, mi, mi_se, mi_train, mi_train_se)))
 
     def _terms(self, noise_fn: Any, xs: torch.Tensor, ys: torch.Tensor,
                generators: list[torch.Generator]) -> dict[str, np.ndarray]:
@@ -339,7 +349,8 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
         res = train_score_net(net, data, first.kind, first.dims, first.settings, sde=first.sde,
                               sampler=first.train_sampler, generators=gens, progress=first.progress,
                               desc=f"MINDE-{first.kind.upper()} group x{len(models)}",
-                              checkpoint=first.checkpoint, role_probs=first.role_probs)
+                              checkpoint=first.checkpoint, role_probs=first.role_probs,
+                              compile=first.compile)
     for k, m in enumerate(models):
         m.net = ScoreNet(d, 2, hidden, 1, seeds=[m.seed]).to(first.device)
         with torch.no_grad():
@@ -347,7 +358,7 @@ def _fit_group(models: list[MINDE], train: Sequence[tuple[Any, Any]]) -> None:
                 p.copy_(net.params[name][k:k + 1])
         m.train_result = TrainResult({n: w[k:k + 1].clone() for n, w in res.ema.items()},
                                      res.losses[:, k:k + 1].clone(), res.seconds / len(models),
-                                     res.resumed_from_step)
+                                     res.resumed_from_step, res.compiled)
         m.hidden_used = hidden
 
 
@@ -424,7 +435,7 @@ def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
         estimate_seconds=sum(r.estimate_seconds for r in results),
         resumed_from_step=first.resumed_from_step, cross=None, n_train=n_tr, mi_train=mi_train,
         mi_train_stderr=mi_train_se,
-        warnings=tuple(reliability_warnings(n_tr, mi, mi_se, mi_train, mi_train_se)))
+        warnings=tuple(reliability_warnings(kind, n_tr, mi, mi_se, mi_train, mi_train_se)))
 
 
 def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,

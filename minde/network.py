@@ -102,15 +102,19 @@ class ScoreNet(nn.Module):
 
     def forward_cb(self, z: torch.Tensor, t: torch.Tensor, params: Params | None = None) -> torch.Tensor:
         """Channel-major forward: eps_hat (K, D, B) for z (K, D, B) and t (K, V, B)."""
-        p = self.params if params is None else params
-        k, h, b = z.shape[0], self.hidden, z.shape[2]
-        r = _linear(z, p, "inp")
-        temb = F.silu(_linear(F.gelu(_linear(t, p, "time1")), p, "time2"))
-        t1, t2, t3 = _linear(temb, p, "temb").view(k, 3, h, b).unbind(1)
-        x = _block(r, t1, p, "block1")
-        x = _block(x, t2, p, "block2")
-        x = _block(torch.cat([x, r], dim=1), t3, p, "block3")
-        return _linear(_gn_silu(x, p, "out_gn"), p, "out")
+        return forward_cb(self.params if params is None else params, z, t, self.hidden)
+
+
+def forward_cb(p: Params, z: torch.Tensor, t: torch.Tensor, hidden: int) -> torch.Tensor:
+    """``ScoreNet.forward_cb`` as a function of the parameters (what training compiles)."""
+    k, h, b = z.shape[0], hidden, z.shape[2]
+    r = _linear(z, p, "inp")
+    temb = F.silu(_linear(F.gelu(_linear(t, p, "time1")), p, "time2"))
+    t1, t2, t3 = _linear(temb, p, "temb").view(k, 3, h, b).unbind(1)
+    x = _block(r, t1, p, "block1")
+    x = _block(x, t2, p, "block2")
+    x = _block(torch.cat([x, r], dim=1), t3, p, "block3")
+    return _linear(_gn_silu(x, p, "out_gn"), p, "out")
 
 
 def _linear(x: torch.Tensor, p: Params, name: str) -> torch.Tensor:

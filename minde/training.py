@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from ._io import sha256_hex
 from .checkpoint import Checkpoint, CheckpointWarning, fingerprint, load_state, save_state
+from .compiled import loss_function, resolve_compile
 from .config import TrainSettings
 from .importance import TimeSampler
 from .masks import MaskTable, build_inputs, loss_weights
@@ -61,6 +62,7 @@ class TrainResult:
     losses: torch.Tensor
     seconds: float
     resumed_from_step: int = 0
+    compiled: bool = False  # the training step ran compiled (minde.compiled)
 
 
 @dataclass
@@ -203,15 +205,17 @@ def lr_factors(settings: TrainSettings) -> list[float] | None:
 
 def _train_loop(net: ScoreNet, fp: _FlatParams, next_chunk, settings: TrainSettings,
                 losses: torch.Tensor, bar: tqdm, log_every: int, first_model: int,
-                resume: dict[str, Any] | None = None, save=None) -> torch.Tensor:
+                resume: dict[str, Any] | None = None, save=None, loss_fn=None) -> torch.Tensor:
     """Run the optimiser steps on ``fp.flat`` in place; returns the flat EMA buffer.
 
     losses: (steps, k) view into which this group's per-step losses go; ``first_model`` is the
     group's first model index, for error messages. ``resume``: {step, flat, ema, opt} of a
     checkpoint taken at a chunk boundary (``fp.flat`` is overwritten with its weights).
-    ``save(step, ema, opt)`` is called at every chunk boundary after the first.
+    ``save(step, ema, opt)`` is called at every chunk boundary after the first. ``loss_fn``: the
+    step's loss, ``minde.compiled.loss_function`` (default: eager).
     """
     batch, leaves = settings.batch_size, list(fp.leaves.values())
+    loss_fn = loss_fn or loss_function(False, net.hidden, batch)
     opt = torch.optim.Adam([fp.flat], lr=settings.lr, fused=True)
     lrs = lr_factors(settings)
     ema, start = fp.flat.clone(), 0
@@ -229,8 +233,7 @@ def _train_loop(net: ScoreNet, fp: _FlatParams, next_chunk, settings: TrainSetti
             chunk, j = next_chunk(step), 0
         if lrs is not None:
             opt.param_groups[0]["lr"] = settings.lr * lrs[step]
-        pred = net.forward_cb(chunk.z_in[j], chunk.t_vec[j], params=fp.leaves)
-        per_model = ((pred - chunk.eps[j]).square() * chunk.weights[j]).sum((1, 2)) / batch
+        per_model = loss_fn(fp.leaves, chunk.z_in[j], chunk.t_vec[j], chunk.eps[j], chunk.weights[j])
         fp.flat.grad = fp.flat_grad(torch.autograd.grad(per_model.sum(), leaves))
         opt.step()
         losses[step] = per_model.detach()
@@ -263,7 +266,7 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
                     generators: list[torch.Generator], progress: bool = True,
                     log_every: int = 100, desc: str = "train",
                     group_size: int | None = None, checkpoint: Checkpoint | None = None,
-                    role_probs: Sequence[float] | None = None) -> TrainResult:
+                    role_probs: Sequence[float] | None = None, compile: bool | None = None) -> TrainResult:
     """Train ``net`` (K models) on data with the masks of ``kind``; returns EMA weights.
 
     data is (n, D), one data set shared by all K models, or (K, n, D), model k training on
@@ -281,8 +284,13 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
     boundaries, and resume from it if it holds a run of this fingerprint (same code, settings,
     data, initial weights and generators); the result is then bit-identical to an
     uninterrupted run. The file is left in place when training ends (the caller deletes it).
+
+    ``compile``: run the step through ``torch.compile`` (None: ``minde.compiled.resolve_compile``,
+    i.e. $MINDE_COMPILE, else runs of at least ``COMPILE_MIN_STEPS`` steps).
     """
     k = net.n_models
+    loss_fn = loss_function(resolve_compile(compile, settings.steps, data.device), net.hidden,
+                            settings.batch_size)
     if len(generators) != k:
         raise ValueError(f"need one generator per model: {k} models, {len(generators)} generators")
     if data.dim() not in (2, 3) or (data.dim() == 3 and data.shape[0] != k):
@@ -306,25 +314,25 @@ def train_score_net(net: ScoreNet, data: torch.Tensor, kind: str, dims: tuple[in
             resume = cur if lo == first else None
             save = ckpt.saver(models, resume["step"] if resume else 0) if ckpt is not None else None
             emas.append(_train_group(net, data, table, dims, settings, models, losses, sde, sampler,
-                                     generators, bar, log_every, resume, save))
+                                     generators, bar, log_every, resume, save, loss_fn))
             if ckpt is not None:
                 ckpt.group_done(models.stop, emas)
     finally:
         bar.close()
     ema = {n: torch.cat([e[n] for e in emas]) for n in emas[0]}
     prior = ckpt.prior_seconds if ckpt is not None else 0.0
-    return TrainResult(ema, losses.cpu(), prior + time.perf_counter() - start, done)
+    return TrainResult(ema, losses.cpu(), prior + time.perf_counter() - start, done, loss_fn.compiled)
 
 
 def _train_group(net: ScoreNet, data: torch.Tensor, table: MaskTable, dims: tuple[int, int],
                  settings: TrainSettings, models: slice, losses: torch.Tensor, sde: VPSDE,
                  sampler: TimeSampler, generators: list[torch.Generator], bar: tqdm,
                  log_every: int, resume: dict[str, Any] | None = None,
-                 save=None) -> dict[str, torch.Tensor]:
+                 save=None, loss_fn=None) -> dict[str, torch.Tensor]:
     """Train models[lo:hi] of ``net`` as one batched computation; returns their EMA weights.
 
     data: (n, D) shared, or (K, n, D) for all K models of ``net`` (this group uses data[models]).
-    table: the training masks and their probabilities. ``resume`` and ``save``: see ``_train_loop``.
+    table: the training masks and their probabilities. ``resume``, ``save`` and ``loss_fn``: see ``_train_loop``.
     """
     gens, batch = generators[models], settings.batch_size
     if data.dim() == 3:
@@ -337,7 +345,8 @@ def _train_group(net: ScoreNet, data: torch.Tensor, table: MaskTable, dims: tupl
 
     fp = _FlatParams({n: p[models] for n, p in net.params.items()})
     ema = _train_loop(net, fp, next_chunk, settings, losses[:, models], bar, log_every,
-                      models.start, resume, None if save is None else lambda s, e, o: save(s, fp, e, o))
+                      models.start, resume, None if save is None else lambda s, e, o: save(s, fp, e, o),
+                      loss_fn)
     with torch.no_grad():
         for name, view in fp.views(fp.flat).items():
             net.params[name][models] = view

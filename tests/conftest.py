@@ -24,6 +24,10 @@ def gaussian_sample():
 
 
 REPO = Path(__file__).resolve().parents[1]
+# Training runs eagerly in the tests unless a test asks for torch.compile (tests/test_compiled.py);
+# compiled kernels are cached by content in data/cache/inductor (git-ignored), across sessions.
+os.environ.setdefault("MINDE_COMPILE", "0")
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(REPO / "data" / "cache" / "inductor"))
 
 
 TAG = "MINDE_TEST_SESSION"  # set in the environment of every process this test session starts

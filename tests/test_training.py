@@ -83,10 +83,10 @@ def test_quick_budget_uses_the_recipe_study_winner():
     from minde.config import BUDGETS, resolve_settings
 
     quick = BUDGETS["quick"]
-    small, large = resolve_settings(quick, 1, 10_000), resolve_settings(quick, 25, 10_000)
+    small, large = resolve_settings(quick, 1, 10_000, kind="c"), resolve_settings(quick, 25, 10_000, kind="j")
     assert (small.lr_schedule, small.warmup_steps, small.lr, small.batch_size) == ("cosine", 500, 2e-3, 128)
     assert (large.lr, large.batch_size) == (4e-3, 256)
-    assert resolve_settings(quick, 1, 10_000, lr=5e-4, lr_schedule="constant").lr == 5e-4  # overrides win
+    assert resolve_settings(quick, 1, 10_000, kind="c", lr=5e-4, lr_schedule="constant").lr == 5e-4  # overrides win
     assert minde.MINDE("c").train_importance_sampling and not minde.MINDE("j").train_importance_sampling
     assert minde.MINDE("j", train_importance_sampling=True).train_importance_sampling
     with pytest.raises(ValueError, match="kind 'x'"):

@@ -16,7 +16,6 @@ from minde.checkpoint import save_state as _real_save
 from minde.compiled import COMPILE_MIN_STEPS, CompileWarning, loss_function, resolve_compile, step_loss
 from minde.network import ScoreNet
 
-
 RHO = 0.75
 KW = dict(budget="smoke", steps=300, mc_iter=2, progress=False)
 

@@ -25,6 +25,7 @@ def _data(n: int = 600, seed: int = 0):
     return z[:n, :1], z[:n, 1:], z[n:, :1], z[n:, 1:]
 
 
+@pytest.mark.slow  # compiling costs up to a minute or two on a fresh machine: the second tier
 def test_compiled_loss_and_gradients_equal_eager_to_rounding():
     net = ScoreNet(2, 2, 64, 2, seeds=[0, 1])
     params = {n: p.detach().clone().requires_grad_() for n, p in net.params.items()}

@@ -20,7 +20,8 @@ LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MIND
           "minde_c_sigma_loss": "MINDE-C(σ) loss-difference", "minde_j_sigma_loss": "MINDE-J(σ) loss-difference",
           "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
           "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
-          "doe_logistic": "DoE (logistic)"}
+          "doe_logistic": "DoE (logistic)",
+          "minde_c_former": "MINDE-C, former defaults", "minde_j_former": "MINDE-J, former defaults"}
 
 
 def method_label(variant: str) -> str:

@@ -59,12 +59,13 @@ SOURCES: dict[str, Source] = {
     "tab_compute_cost": Source("tab_compute_cost", "table"),
     "ablation_training_recipe": Source("ablation_training_recipe", "table"),
     "ablation_debiasing": Source("benchmark", "sweep"),
+    "ablation_sample_size": Source("ablation_sample_size", "table"),
 }
 SETS_OWN_RECIPE = ("ablation_training_recipe",)  # every recipe of the study sets its own training knobs
 ORDER = ("00_quickstart", "fig01_high_mi_benchmark", "fig02_consistency_mnist", "fig03_benchmark_tasks",
          "tab01_benchmark_table", "fig05_training_size", "ablation_importance_sampling", "ablation_sigma",
          "ablation_ema", "ablation_entropy", "tab_compute_cost",
-         "ablation_training_recipe", "ablation_debiasing")  # the paper's order, then what goes beyond it
+         "ablation_training_recipe", "ablation_debiasing", "ablation_sample_size")  # the paper's order, then beyond it
 
 
 @dataclass

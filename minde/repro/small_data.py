@@ -1,0 +1,116 @@
+"""The sample-size study: MINDE's defaults on small data sets against the former defaults and KSG
+(docs/method.md §18; ``notebooks/ablation_sample_size.ipynb``).
+
+For each (task, n, seed): the first n rows of the task's draw for that seed are given whole to
+``minde.estimate_mi`` with the budget's defaults (below 5 000 rows: 5 cross-fitted models, steps
+capped per training row) and, up to ``former_max`` rows, with the former defaults (one split with
+10 % held out, the budget's fixed steps whatever n); KSG (k = 5) reads the same n rows. Rows are
+saved after every (task, n, seed) and skipped on a rerun, so an interrupted study resumes.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from minde._io import atomic_write
+
+__all__ = ["run_sample_size_study", "study_results", "COLUMNS"]
+
+COLUMNS = ("task", "n", "seed", "method", "estimate", "stderr", "warned", "steps", "truth", "seconds",
+           "git_rev")
+
+
+def _load(path: Path | None) -> pd.DataFrame:
+    return pd.read_csv(path) if path is not None and path.exists() else pd.DataFrame(columns=COLUMNS)
+
+
+def run_sample_size_study(tasks: Sequence[str], sizes: Sequence[int], seeds: Sequence[int],
+                          kinds: Sequence[str] = ("c", "j"), budget: str = "quick",
+                          former_max: int = 2_000, out: str | Path | None = None,
+                          progress: bool = True) -> pd.DataFrame:
+    """Tidy rows (``COLUMNS``) of every (task, n, seed): methods ``minde_<kind>`` (the defaults),
+    ``minde_<kind>_former`` (n <= ``former_max``) and ``ksg``; ``warned``: the result carries a
+    reliability warning. With ``out`` (a CSV path) rows are saved after each (task, n, seed)."""
+    from tqdm import tqdm
+
+    import minde
+    from minde.bench.baselines import ksg_mi
+    from minde.bench.tasks import get_task, sample
+    from minde.config import get_budget
+    from minde.repro.provenance import source_revision
+
+    rev, steps = source_revision(), get_budget(budget).steps
+    path = Path(out) if out is not None else None
+    df = _load(path)
+    done = set(zip(df["task"], df["n"].astype(int), df["seed"].astype(int)))
+    jobs = [(t, n, s) for s in seeds for t in tasks for n in sizes if (t, n, s) not in done]
+    for task, n, seed in tqdm(jobs, desc="sample sizes", disable=not progress):
+        x, y, _, _ = sample(task, n, 2, seed)
+        truth = float(get_task(task).mi)
+        start = time.perf_counter()
+        rows = [dict(method="ksg", estimate=ksg_mi(x, y, k=5), stderr=float("nan"), warned=False,
+                     steps=0, seconds=time.perf_counter() - start)]
+        for kind in kinds:
+            arms = [("", {})] + ([("_former", dict(folds=0, steps=steps))] if n <= former_max and steps else [])
+            for suffix, kw in arms:
+                start = time.perf_counter()
+                r = minde.estimate_mi(x, y, kind, budget=budget, seed=seed, progress=False, **kw)
+                rows.append(dict(method=f"minde_{kind}{suffix}", estimate=r.mi, stderr=r.mi_stderr,
+                                 warned=bool(r.warnings), steps=r.settings["steps"],
+                                 seconds=time.perf_counter() - start))
+        new = pd.DataFrame([dict(task=task, n=n, seed=seed, truth=truth, git_rev=rev, **r) for r in rows],
+                           columns=COLUMNS)
+        df = new if df.empty else pd.concat([df, new], ignore_index=True)
+        if path is not None:
+            atomic_write(path, df.to_csv(index=False))
+    return df
+
+
+def study_results(budget: str, seeds: Sequence[int] | None = None, recompute: bool = False,
+                  finished_only: bool = False, root: str | Path | None = None,
+                  progress: bool = True) -> pd.DataFrame:
+    """The notebook's rows at ``budget`` (its plan in ``EXPERIMENTS``): resumed from, and saved to,
+    ``data/results/ablation_sample_size/<budget>/results.csv``. ``finished_only``: compute
+    nothing, return the rows already saved; ``recompute``: start afresh."""
+    from minde.repro.experiments import EXPERIMENTS, budget_fingerprint, results_path
+    from minde.repro.results import write_meta
+
+    stem = "ablation_sample_size"
+    plan = EXPERIMENTS[stem].plans[budget]
+    path = results_path(stem, budget, root)
+    if recompute and path.exists():
+        path.unlink()
+    if finished_only:
+        return _load(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    opts = plan.options
+    df = run_sample_size_study(plan.tasks, opts["sizes"], plan.seeds if seeds is None else seeds,
+                               kinds=[m[-1] for m in plan.methods if m.startswith("minde_")], budget=budget,
+                               former_max=opts["former_max"], out=path, progress=progress)
+    write_meta(stem, budget, path.parent.parent.parent,
+               params={"tasks": list(plan.tasks), "sizes": list(opts["sizes"]),
+                       "former_max": opts["former_max"], "budget_settings": budget_fingerprint(budget)})
+    return df
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m minde.repro.small_data --budget quick [--seeds 0-2]``: compute or resume the
+    study outside its notebook (what ``ablation_sample_size.ipynb`` reads)."""
+    import argparse
+
+    from minde.repro.sweep import parse_seeds
+
+    p = argparse.ArgumentParser(prog="python -m minde.repro.small_data", description=__doc__.split("\n")[0])
+    p.add_argument("--budget", default="quick", choices=("smoke", "quick", "paper"))
+    p.add_argument("--seeds", default=None, help="e.g. 0-2 (default: the notebook's plan)")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    study_results(a.budget, None if a.seeds is None else parse_seeds(a.seeds), progress=not a.no_progress)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

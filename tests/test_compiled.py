@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_checkpoint import _Interrupt as Interrupt
+from test_checkpoint import _interrupt_after_saves as interrupt_after_saves
 
 import minde
-from minde import compiled, training
-from minde.checkpoint import save_state as _real_save
+from minde import compiled
 from minde.compiled import COMPILE_MIN_STEPS, CompileWarning, loss_function, resolve_compile, step_loss
 from minde.network import ScoreNet
 
@@ -61,18 +62,11 @@ def test_compiled_groups_equal_lone_runs_and_resume_bit_identically(tmp_path: Pa
         alone = minde.MINDE("c", seed=k, **kw).fit(x, y).estimate(xt, yt)
         assert alone.mi == pytest.approx(ref.mi_per_seed[k], rel=1e-4, abs=1e-5)
 
-    class Interrupt(BaseException):
-        pass
-
-    def save(path, state, header):  # stop right after the first checkpoint (step 256)
-        _real_save(path, state, header)
-        raise Interrupt
-
-    monkeypatch.setattr(training, "save_state", save)
+    interrupt_after_saves(monkeypatch, 1)  # stop right after the first checkpoint (step 256)
     path = tmp_path / "c.pt"
     with pytest.raises(Interrupt):
         minde.MINDE("c", n_seeds=2, checkpoint=path, checkpoint_every=1, **kw).fit(x, y)
-    monkeypatch.setattr(training, "save_state", _real_save)
+    monkeypatch.undo()  # checkpoints are written normally again
     got = minde.MINDE("c", n_seeds=2, checkpoint=path, checkpoint_every=1, **kw).fit(x, y).estimate(xt, yt)
     assert got.resumed_from_step == 256
     assert got.mi_per_seed == ref.mi_per_seed and got.entropies == ref.entropies

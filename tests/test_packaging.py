@@ -55,7 +55,7 @@ def _third_party_imports(folder: str) -> set[str]:
                 out |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                 out.add(node.module.split(".")[0])
-    local = {"minde", "_timing", "conftest"}
+    local = {"minde"} | {p.stem for p in (ROOT / folder).glob("*.py")}  # the folder's own modules
     return {m for m in out - local if m not in sys.stdlib_module_names}
 
 

@@ -16,7 +16,7 @@ from minde.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 RHO = 0.75
 TRUTH = -0.5 * math.log(1 - RHO**2)  # 0.4133 nats
-SMOKE = ["--budget", "smoke", "--kind", "c", "--no-progress"]
+SMOKE = ["--budget", "smoke", "--kind", "c", "--no-progress", "--folds", "0"]  # one split: one model
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -80,9 +80,7 @@ _SLOW = pytest.mark.slow  # each form is a process of its own: the first tier ru
 def test_formats_give_the_same_columns_and_estimate(files, reference, args, x_cols, y_cols):
     rec = estimate_json(files, *args)
     assert rec["data"]["x_columns"] == x_cols and rec["data"]["y_columns"] == y_cols
-    # below 5 000 rows the default cross-fits 5 models on 320 rows each and scores all 400 rows
-    assert (rec["data"]["n_rows"], rec["data"]["n_train"], rec["data"]["n_test"]) == (400, 320, 400)
-    assert rec["settings"]["folds"] == 5 and rec["settings"]["resolved"]["c"]["folds"] == 5
+    assert (rec["data"]["n_rows"], rec["data"]["n_train"], rec["data"]["n_test"]) == (400, 360, 40)
     # the same numbers in every format and the same seed -> the same estimate
     assert math.isfinite(rec["estimates"]["minde_c"]["mi"])
     for variant in ("minde_c", "minde_c_sigma"):
@@ -119,6 +117,10 @@ def test_text_report_and_atomic_out(files, tmp_path):
     assert "step" in proc.stderr  # the progress bar went to stderr
     rec = json.loads(out.read_text())
     assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma"}
+    # below 5 000 rows the default cross-fits 5 models on 320 rows each and scores all 400 rows
+    assert (rec["data"]["n_rows"], rec["data"]["n_train"], rec["data"]["n_test"]) == (400, 320, 400)
+    assert rec["settings"]["folds"] == 5 and rec["settings"]["resolved"]["j"]["folds"] == 5
+    assert rec["settings"]["test_size"] is None and len(rec["estimates"]["minde_j"]["per_seed"]) == 5
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
     text = run_cli("estimate", "xy.npz", *SMOKE, "--n-seeds", "2", cwd=files)
     assert text.returncode == 0, text.stderr

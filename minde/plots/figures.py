@@ -209,6 +209,11 @@ def plot_lines(df: pd.DataFrame, x: str, y: str, hue: str, panel: str, truth: st
     A non-numeric ``x`` (e.g. "EMA" / "raw") is placed at 0, 1, ... in order of appearance and
     labelled on the axis, so each line joins one method's estimates across the settings.
     """
+    if df.empty:  # nothing computed yet: one empty panel that says so
+        fig, axes = _grid(1, 1, (3.4, 2.9))
+        axes[0].text(0.5, 0.5, "no results", transform=axes[0].transAxes, ha="center", va="center", color="0.4")
+        axes[0].set(xlabel=x, ylabel=ylabel)
+        return fig
     cats: list[Any] | None = None
     if not pd.api.types.is_numeric_dtype(df[x]):
         cats = list(dict.fromkeys(df[x]))

@@ -8,7 +8,7 @@
 
 ``estimate(x, y)`` follows bmi's convention of taking the whole sample: it holds out
 ``test_size`` of the rows at random (seeded), trains on the rest and estimates on the held-out
-part, exactly as :func:`minde.estimate_mi`.
+part, as :func:`minde.estimate_mi` does with ``folds=0`` (one split; it cross-fits small data by default).
 """
 from __future__ import annotations
 

@@ -271,6 +271,13 @@ class MINDE:
     def _entropies(self, terms: dict[str, np.ndarray], xs: torch.Tensor,
                    ys: torch.Tensor) -> dict[str, float]:
         """Entropies in nats on the original data scale (docs/method.md §2), averaged over seeds."""
+        return {label: const - float(terms[term].mean())
+                for label, (term, const) in self.entropy_constants(xs, ys).items() if term in terms}
+
+    def entropy_constants(self, xs: torch.Tensor, ys: torch.Tensor) -> dict[str, tuple[str, float]]:
+        """Entropy label -> (reference-gap term, constant): H = constant - mean of the term's gap
+        (docs/method.md §2), the constant being the Gaussian reference's entropy term on these
+        standardised rows plus the standardisation's log-determinant (the original scale)."""
         chi_T = float(self.sde.chi_t(torch.tensor(self.sde.T, dtype=torch.float64), self.sigma))
         msq_x = float(xs.double().square().sum(1).mean())
         msq_y = float(ys.double().square().sum(1).mean())
@@ -281,10 +288,8 @@ class MINDE:
                  "gap_Y|X": ("H(Y|X)", "Y")}
         out = {}
         for term, (label, var) in names.items():
-            if term in terms:
-                dim, msq, log_det = parts[var]
-                const = gaussian_reference_constant(dim, self.sigma, msq, chi_T)
-                out[label] = float(const - terms[term].mean() + log_det)
+            dim, msq, log_det = parts[var]
+            out[label] = (term, gaussian_reference_constant(dim, self.sigma, msq, chi_T) + log_det)
         return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .estimation import estimate_terms
-from .estimators import cross_model_mean, gaussian_reference_constant, leave_one_model_out, mi_sigma_from_terms
+from .estimators import cross_model_mean, leave_one_model_out, mi_sigma_from_terms
 from .utils import make_generator, torch_threads
 
 MINDE = Any  # minde.api.MINDE, not imported: the API imports this module
@@ -152,22 +152,11 @@ def _entropies(slots: list[tuple[MINDE, int]], grams: dict[str, np.ndarray], xs:
                ys: list[torch.Tensor]) -> dict[str, float]:
     """Cross-model entropies on the original scale: the mean over models of each model's constant
     (its standardisation) minus the cross-model reference gap (docs/method.md §2, §17)."""
-    first = slots[0][0]
-    chi_T = float(first.sde.chi_t(torch.tensor(first.sde.T, dtype=torch.float64), first.sigma))
-    dx, dy = first.dims
-    names = {"gap_X": ("H(X)", "x"), "gap_X|Y": ("H(X|Y)", "x"), "gap_XY": ("H(X,Y)", "xy"),
-             "gap_Y|X": ("H(Y|X)", "y")}
     out = {}
-    for term, (label, var) in names.items():
+    per_model = [m.entropy_constants(mx, my) for (m, _), mx, my in zip(slots, xs, ys)]
+    for label, (term, _) in per_model[0].items():
         if term not in grams:
             continue
-        consts = []
-        for (m, _), mx, my in zip(slots, xs, ys):
-            msq = {"x": mx.double().square().sum(1).mean(), "y": my.double().square().sum(1).mean()}
-            msq["xy"] = msq["x"] + msq["y"]
-            log_det = {"x": m._sx.log_det, "y": m._sy.log_det}
-            log_det["xy"] = log_det["x"] + log_det["y"]
-            dim = {"x": dx, "y": dy, "xy": dx + dy}[var]
-            consts.append(gaussian_reference_constant(dim, first.sigma, float(msq[var]), chi_T) + log_det[var])
+        consts = [c[label][1] for c in per_model]
         out[label] = float(np.mean(consts) - cross_model_mean(grams[term]).mean())
     return out

@@ -3,7 +3,8 @@
     PYTHONPATH=$PWD python benchmarks/small_data.py [--tasks multinormal-dense-3-3-0.5,1v1-normal-0.75]
         [--sizes 250,440,1000,2000] [--kinds c,j] [--seeds 0] [--old] [--budget quick]
 
-For each task, size n and seed: n rows of the task's draw (seed s), given whole to
+For each task, size n and seed (``minde.repro.small_data.run_sample_size_study``, the computation
+of ``notebooks/ablation_sample_size.ipynb``): n rows of the task's draw (seed s), given whole to
 ``minde.estimate_mi`` with its defaults (below 5 000 rows: 5 cross-fitted models, each trained
 for at most 2 (MINDE-C) or 5 (MINDE-J) steps per training row). ``--old`` adds the former
 defaults on the same rows (10 % held out, 10 000 steps whatever n). KSG (k = 5) reads all n
@@ -14,11 +15,8 @@ minute per line on a free core.
 from __future__ import annotations
 
 import argparse
-import time
 
-import minde
-from minde.bench.baselines import ksg_mi
-from minde.bench.tasks import get_task, sample
+from minde.repro.small_data import run_sample_size_study
 
 
 def main() -> None:
@@ -31,25 +29,21 @@ def main() -> None:
     ap.add_argument("--old", action="store_true", help="also the former defaults (10 000 steps, 10 %% held out)")
     ap.add_argument("--budget", default="quick")
     args = ap.parse_args()
+    sizes = [int(v) for v in args.sizes.split(",")]
+    df = run_sample_size_study(args.tasks.split(","), sizes, [int(v) for v in args.seeds.split(",")],
+                               kinds=args.kinds.split(","), budget=args.budget,
+                               former_max=max(sizes) if args.old else 0, progress=False)
+    rows = df.set_index(["task", "n", "seed", "method"])
     print(f"# budget {args.budget}; nats; 'warn' = the result carries a warning")
     head = f"{'task':<28}{'n':>6}{'seed':>5}{'kind':>5}{'truth':>7}{'KSG':>7}{'MINDE':>8}{'± se':>7}{'warn':>5}"
-    print(head + (f"{'former':>8}{'± se':>7}{'warn':>5}" if args.old else "") + f"{'s':>6}", flush=True)
-    for task in args.tasks.split(","):
-        truth = get_task(task).mi
-        for n in (int(v) for v in args.sizes.split(",")):
-            for seed in (int(v) for v in args.seeds.split(",")):
-                x, y, _, _ = sample(task, n, 2, seed)
-                ksg = ksg_mi(x, y, k=5)
-                for kind in args.kinds.split(","):
-                    start = time.perf_counter()
-                    r = minde.estimate_mi(x, y, kind, budget=args.budget, seed=seed, progress=False)
-                    line = (f"{task:<28}{n:>6}{seed:>5}{kind.upper():>5}{truth:>7.3f}{ksg:>7.3f}"
-                            f"{r.mi:>8.3f}{r.mi_stderr:>7.3f}{'yes' if r.warnings else 'no':>5}")
-                    if args.old:
-                        o = minde.estimate_mi(x, y, kind, budget=args.budget, seed=seed, folds=0,
-                                              steps=10_000, progress=False)
-                        line += f"{o.mi:>8.3f}{o.mi_stderr:>7.3f}{'yes' if o.warnings else 'no':>5}"
-                    print(line + f"{time.perf_counter() - start:>6.0f}", flush=True)
+    print(head + (f"{'former':>8}{'± se':>7}{'warn':>5}" if args.old else "") + f"{'s':>6}")
+    for (task, n, seed), g in df.groupby(["task", "n", "seed"], sort=False):
+        for kind in args.kinds.split(","):
+            arms = [rows.loc[(task, n, seed, f"minde_{kind}{s}")] for s in ("", "_former")[:1 + args.old]]
+            line = (f"{task:<28}{n:>6}{seed:>5}{kind.upper():>5}{g['truth'].iloc[0]:>7.3f}"
+                    f"{rows.loc[(task, n, seed, 'ksg'), 'estimate']:>7.3f}")
+            line += "".join(f"{r['estimate']:>8.3f}{r['stderr']:>7.3f}{'yes' if r['warned'] else 'no':>5}" for r in arms)
+            print(line + f"{sum(r['seconds'] for r in arms):>6.0f}")
 
 
 if __name__ == "__main__":

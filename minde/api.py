@@ -25,7 +25,7 @@ from .sde import VPSDE
 from .training import TrainResult, train_score_net
 from .utils import make_generator, resolve_device, resolve_threads, torch_threads
 
-__all__ = ["MINDE", "MIEstimate", "estimate_mi", "cross_fit", "fold_indices", "KINDS",
+__all__ = ["MINDE", "MIEstimate", "estimate_mi", "cross_fit", "fold_indices", "default_folds", "KINDS",
            "CROSS_FIT_ROWS", "CROSS_FIT_FOLDS"]
 
 KINDS = ("c", "j")
@@ -443,6 +443,14 @@ def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
         warnings=tuple(reliability_warnings(kind, n_tr, mi, mi_se, mi_train, mi_train_se)))
 
 
+def default_folds(n_rows: int, n_seeds: int = 1, test_size: float | None = None) -> int:
+    """Folds of the default estimate on ``n_rows`` rows: ``CROSS_FIT_FOLDS`` below
+    ``CROSS_FIT_ROWS`` rows, unless an ensemble (``n_seeds`` > 1) or a split (``test_size``) was
+    asked for; 0 (one random split) otherwise (docs/method.md §18)."""
+    small = n_rows < CROSS_FIT_ROWS and n_seeds == 1 and test_size is None
+    return CROSS_FIT_FOLDS if small else 0
+
+
 def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,
                 folds: int | None = None, **kwargs: Any) -> MIEstimate:
     """Estimate I(X;Y) from paired rows with ``MINDE(kind, **kwargs)``.
@@ -455,8 +463,7 @@ def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,
     """
     xa, ya = check_pair(x, y, MIN_ROWS)
     if folds is None:
-        small = xa.shape[0] < CROSS_FIT_ROWS and kwargs.get("n_seeds", 1) == 1
-        folds = CROSS_FIT_FOLDS if small and test_size is None else 0
+        folds = default_folds(xa.shape[0], kwargs.get("n_seeds", 1), test_size)
     if folds:
         if test_size is not None:
             raise ValueError("give folds (cross-fitting) or test_size (one split), not both")

@@ -101,7 +101,7 @@ def _versions() -> dict[str, str | None]:
 
 def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
     """Validate --n-seeds/--seed/--test-size against the row count; returns (n_train, n_test)."""
-    from .api import CROSS_FIT_FOLDS, CROSS_FIT_ROWS, fold_indices
+    from .api import default_folds, fold_indices
     from .data import split_sizes
 
     if args.seeds_list is not None:
@@ -112,8 +112,7 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     if args.folds is None:
-        small = n_rows < CROSS_FIT_ROWS and args.n_seeds == 1 and args.test_size is None
-        args.folds = CROSS_FIT_FOLDS if small else 0
+        args.folds = default_folds(n_rows, args.n_seeds, args.test_size)
     if args.folds:
         if args.n_seeds != 1 or args.test_size is not None:
             raise InputError("--folds trains one model per fold and scores every row; it cannot be "

@@ -37,23 +37,26 @@ class Budget:
 
     def train_importance(self, kind: str) -> bool | None:
         """Whether kind ``kind`` samples t by importance in training (None: as in estimation)."""
-        value = self.train_importance_sampling
-        if isinstance(value, tuple):
-            table = dict(value)
-            if kind not in table:
-                raise ValueError(f"budget {self.name!r} sets no training t-sampling for kind {kind!r}")
-            return bool(table[kind])
-        return value
+        value = _per_kind(self.train_importance_sampling, kind,
+                          f"budget {self.name!r} sets no training t-sampling for kind {kind!r}")
+        return value if value is None else bool(value)
 
     def steps_per_row(self, kind: str | None) -> float | None:
         """The cap on optimiser steps per training row for kind ``kind`` (None: no cap)."""
-        value = self.max_steps_per_row
-        if not isinstance(value, tuple):
-            return value
-        if kind not in dict(value):
-            raise ValueError(f"budget {self.name!r} caps steps per row by kind; give kind='c' or 'j', "
-                             f"got {kind!r}")
-        return float(dict(value)[kind])
+        value = _per_kind(self.max_steps_per_row, kind, f"budget {self.name!r} caps steps per row by "
+                          f"kind; give kind='c' or 'j', got {kind!r}")
+        return value if value is None else float(value)
+
+
+def _per_kind(value: object, kind: str | None, missing: str) -> object:
+    """A budget field that is one value for both kinds or a table ((kind, value), ...): the value
+    for ``kind``; ValueError(``missing``) when the table has no entry for it."""
+    if not isinstance(value, tuple):
+        return value
+    table = dict(value)
+    if kind not in table:
+        raise ValueError(missing)
+    return table[kind]
 
 
 BUDGETS: dict[str, Budget] = {

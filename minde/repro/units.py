@@ -247,7 +247,7 @@ def max_group_size(unit: Unit, device: Any = None) -> int:
 
     info = get_task(unit.task)
     batch = resolve_settings(get_budget(unit.budget), info.dim_x, unit.n_train,
-                             kind=unit.method[-1] if unit.method in MINDE_METHODS else None).batch_size
+                             kind=unit.method[-1]).batch_size
     hidden = default_hidden(info.dim_x + info.dim_y)
     unbounded = 2**31 - 1  # as many models as there are: default_group_size applies only its cap
     return default_group_size(unbounded, batch, hidden, resolve_device(device or "auto"))

@@ -92,3 +92,26 @@ def test_defaults_on_1000_rows_land_near_the_truth_without_memorising():
     assert r.settings["steps"] == 1_600 and r.settings["steps_rule"] == "rows"
     assert abs(r.mi - TRUTH) < max(0.1, 0.25 * TRUTH), r.mi
     assert not any("memorised" in w for w in r.warnings)
+
+
+def test_sample_size_study_resumes_per_method(tmp_path):
+    """Rows already saved are kept as they are; a method added later is computed alone; unknown
+    baselines are refused before anything runs."""
+    from minde.repro.small_data import COLUMNS, run_sample_size_study
+
+    out = tmp_path / "study.csv"
+    common = dict(tasks=["1v1-normal-0.75"], sizes=[120], seeds=[0], kinds=("c",), budget="smoke",
+                  former_max=0, out=out, progress=False)
+    first = run_sample_size_study(**common, baselines=("ksg",))
+    assert list(first.columns) == list(COLUMNS)
+    assert sorted(first["method"]) == ["ksg", "minde_c"]
+    saved = first.set_index("method")[["estimate", "seconds"]]
+    again = run_sample_size_study(**common, baselines=("ksg",)).set_index("method")  # nothing is missing
+    assert again[["estimate", "seconds"]].values.ravel().tolist() == pytest.approx(saved.values.ravel().tolist(), rel=1e-12)
+    both = run_sample_size_study(**common, baselines=("ksg", "infonce"))
+    assert sorted(both["method"]) == ["infonce", "ksg", "minde_c"]
+    kept = both.set_index("method").drop("infonce").loc[saved.index, ["estimate", "seconds"]]
+    assert kept.values.ravel().tolist() == pytest.approx(saved.values.ravel().tolist(), rel=1e-12)
+    assert np.isfinite(both.set_index("method").loc["infonce", "estimate"])
+    with pytest.raises(ValueError, match="unknown baseline"):
+        run_sample_size_study(**common, baselines=("mine",))

@@ -624,10 +624,13 @@ def sample_size_verdict(df: pd.DataFrame, budget: str) -> Verdict:
              .round(4))
     former = d[d["method"].str.endswith("_former")]
     interp = ""
+    nce = small[small["method"] == "infonce"]["err"]
+    if not nce.empty:
+        interp = f"At 250-500 rows InfoNCE's MAE is {nce.mean():.3f} nats (KSG's {ksg:.3f}). "
     if not former.empty:
         now = d[d["method"].isin(former["method"].str.replace("_former", "", regex=False).unique())
                 & d["n"].isin(former["n"].unique())]
-        interp = (f"Where both were run, the defaults' MAE is {now['err'].mean():.3f} nats against "
+        interp += (f"Where both were run, the defaults' MAE is {now['err'].mean():.3f} nats against "
                   f"{former['err'].mean():.3f} for the former defaults (largest former estimate "
                   f"{former['estimate'].max():.2f} nats).")
     return _verdict(threshold, checks, interp, table)

@@ -184,14 +184,14 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
                      Plan(("benchmark",), MINDE_UNITS, QUICK_SEEDS, options={"cross": True}),
                      Plan(("benchmark",), MINDE_UNITS, (0, 1, 2), (10_000,), options={"cross": True}))),
     "ablation_sample_size": NotebookSpec(
-        "Small data sets: the defaults against the former ones and KSG (beyond the paper)",
+        "Small data sets: the defaults against the former ones, KSG and InfoNCE (beyond the paper)",
         ("ablation_sample_size",), ("ablation_sample_size",), experiment="ablation_sample_size",
         # each (task, n, seed): the first n rows of the task's draw given whole to estimate_mi
-        plans=_plans(Plan(("1v1-normal-0.75",), MINDE_UNITS + ("ksg",), (0,),
+        plans=_plans(Plan(("1v1-normal-0.75",), MINDE_UNITS + ("ksg", "infonce"), (0,),
                           options={"sizes": (250, 1_000), "former_max": 250}),
-                     Plan(("1v1-normal-0.75", "multinormal-dense-3-3-0.5"), MINDE_UNITS + ("ksg",), QUICK_SEEDS,
+                     Plan(("1v1-normal-0.75", "multinormal-dense-3-3-0.5"), MINDE_UNITS + ("ksg", "infonce"), QUICK_SEEDS,
                           options={"sizes": (250, 500, 1_000, 2_000, 5_000, 10_000), "former_max": 2_000}),
-                     Plan(("1v1-normal-0.75", "multinormal-dense-3-3-0.5"), MINDE_UNITS + ("ksg",), QUICK_SEEDS,
+                     Plan(("1v1-normal-0.75", "multinormal-dense-3-3-0.5"), MINDE_UNITS + ("ksg", "infonce"), QUICK_SEEDS,
                           options={"sizes": (250, 500, 1_000, 2_000, 5_000, 10_000), "former_max": 0}))),
     "ablation_entropy": NotebookSpec(
         "Entropy estimation vs closed form (unverified)", ("ablation_entropy",), ("ablation_entropy",),

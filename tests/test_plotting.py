@@ -98,6 +98,25 @@ def test_summary_by_method():
     assert analysis.summary_by_method(agg, worst=1).at["MINDE-C", "worst_1"] == "b (+0.500)"
 
 
+def test_pair_summary_scores_every_pair_of_a_group():
+    """K = 2 from a group of 3: the error of each pair, averaged; the K-model error beside it."""
+    def row(task, variant, seed, est, truth=1.0):
+        return dict(task=task, variant=variant, seed=seed, estimate=est, abs_error=abs(est - truth), status="ok")
+    rows = [row("wide", "minde_j_cross", 0, 1.05), row("narrow", "minde_j_cross", 0, 0.98)]
+    rows += [row("wide", "minde_j_pair_cross", s, v) for s, v in enumerate((1.25, 0.95, 0.95))]
+    rows += [row("narrow", "minde_j_pair_cross", s, v) for s, v in enumerate((0.98, 0.98, 0.98))]
+    rows += [row("wide", "minde_c_cross", 0, 1.0)]  # no pairs of this kind: left out
+    got = analysis.pair_summary(pd.DataFrame(rows), {"wide": 50, "narrow": 1})
+    assert got["kind"].tolist() == ["j"]
+    r = got.iloc[0]
+    assert (r["tasks"], r["models"], r["within_0.1_k"]) == (2, 3, 2)
+    assert r["mae_k"] == pytest.approx((0.05 + 0.02) / 2)
+    assert r["mae_pair"] == pytest.approx(((0.25 + 0.05 + 0.05) / 3 + 0.02) / 2)
+    assert r["within_0.1_pair"] == pytest.approx(2 / 3 + 1)
+    assert (r["mae_dx_ge_25_k"], r["mae_dx_ge_25_pair"]) == pytest.approx((0.05, 0.35 / 3))
+    assert r["pair_std"] == pytest.approx(np.std([1.25, 0.95, 0.95], ddof=1) / 2)
+
+
 def test_plots_draw_truth_and_legend():
     agg = analysis.aggregate_seeds(_tidy())
     fig = plotting.plot_estimates_vs_truth(agg, ["t1"])

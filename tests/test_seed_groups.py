@@ -157,8 +157,9 @@ def test_sweep_writes_one_record_per_unit_equal_to_ungrouped(tmp_path: Path, cap
     assert all("group_size" not in r.extra for r in res.load_units("g", "smoke", tmp_path / "f").values())
     key = ["variant", "seed"]
     joint = df["variant"].map(res.is_joint_variant)  # the grouped sweep's joint evaluation
-    assert sorted(df.loc[joint, "variant"]) == ["minde_c_cross", "minde_c_loss", "minde_c_sigma_cross",
-                                                "minde_c_sigma_loss"]
+    assert sorted(df.loc[joint, "variant"]) == ["minde_c_cross", "minde_c_loss", "minde_c_pair_cross",
+                                                "minde_c_pair_cross", "minde_c_pair_cross",
+                                                "minde_c_sigma_cross", "minde_c_sigma_loss"]
     df = df[~joint]
     a, b = df.sort_values(key).reset_index(drop=True), flat.sort_values(key).reset_index(drop=True)
     assert len(a) == 6 and list(a["variant"]) == list(b["variant"])
@@ -258,6 +259,8 @@ def test_cross_sweep_evaluates_all_seeds_jointly_and_reruns_units_without_it(tmp
     assert rows[("minde_j_cross", 0)] == crosses[0]["mi"] and ("minde_j_cross", 1) not in rows.index
     assert np.isfinite(crosses[0]["mi_model_se"]) and crosses[0]["mi_sigma"] == rows[("minde_j_sigma_cross", 0)]
     assert ("minde_j_sigma_loss", 0) in rows.index and ("minde_j_loss", 0) not in rows.index  # no valid form
+    pairs = [rows[("minde_j_pair_cross", s)] for s in range(3)]  # K = 2: seeds (0, 1), (1, 2), (2, 0)
+    assert len(set(pairs)) == 3 and np.mean(pairs) == pytest.approx(crosses[0]["mi"], rel=1e-12)
     before = {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")}
     sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
     assert {p.name: p.read_text() for p in (out / "x" / "smoke" / "units").glob("*.json")} == before

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 __all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
-           "summary_by_method", "benchmark_matrix", "recipe_summary", "FORMS", "form_summary"]
+           "summary_by_method", "benchmark_matrix", "recipe_summary", "FORMS", "form_summary", "pair_summary"]
 
 # display name of each result variant, in the canonical order (MINDE variants, then baselines)
 # the cross-model and loss-difference variants go beyond the paper (docs/method.md §17)
 LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
           "minde_j_sigma": "MINDE-J(σ)", "minde_c_cross": "MINDE-C cross-model",
           "minde_c_sigma_cross": "MINDE-C(σ) cross-model", "minde_j_cross": "MINDE-J cross-model",
-          "minde_j_sigma_cross": "MINDE-J(σ) cross-model", "minde_c_loss": "MINDE-C loss-difference",
+          "minde_j_sigma_cross": "MINDE-J(σ) cross-model", "minde_c_pair_cross": "MINDE-C cross-model, K = 2",
+          "minde_j_pair_cross": "MINDE-J cross-model, K = 2", "minde_c_loss": "MINDE-C loss-difference",
           "minde_c_sigma_loss": "MINDE-C(σ) loss-difference", "minde_j_sigma_loss": "MINDE-J(σ) loss-difference",
           "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
           "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
@@ -150,3 +151,32 @@ def form_summary(agg: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide
     form_of = {method_label(v): form for form, vs in FORMS.items() for v in vs}
     out.insert(0, "form", [form_of[label] for label in out.index])
     return out
+
+
+def pair_summary(df: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide: int = 25) -> pd.DataFrame:
+    """docs/method.md §17: what two models give against all K of a seed group. ``df``: per-seed
+    rows (``UnitRecord.rows``) with ``minde_<kind>_cross`` (K models) and ``minde_<kind>_pair_cross``
+    (two of them, one pair per seed's row); ``dims``: task -> d_x. Per kind, over the tasks that
+    have both: the K-model MAE and within-``tol`` count, and the same for a pair of models
+    averaged over the group's pairs (the mean absolute error of a K = 2 ensemble), overall and on
+    the tasks with d_x >= ``wide``; ``pair_std``: the standard deviation over a task's pairs,
+    averaged over the tasks."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    rows = []
+    for kind in ("c", "j"):
+        full = ok[ok["variant"] == f"minde_{kind}_cross"].groupby("task")["abs_error"].first()
+        pair = ok[ok["variant"] == f"minde_{kind}_pair_cross"].groupby("task")["abs_error"]
+        tasks = sorted(set(full.index) & set(pair.groups))
+        if not tasks:
+            continue
+        full, pair_mae = full[tasks], pair.mean()[tasks]
+        pair_within = pair.apply(lambda e: float((e <= tol).mean()))[tasks]
+        spread = ok[ok["variant"] == f"minde_{kind}_pair_cross"].groupby("task")["estimate"].std()[tasks]
+        w = [t for t in tasks if dims.get(t, 0) >= wide]
+        rows.append({"kind": kind, "tasks": len(tasks), "models": int(pair.size()[tasks].max()),
+                     "mae_k": full.mean(), "mae_pair": pair_mae.mean(),
+                     f"within_{tol:g}_k": int((full <= tol).sum()), f"within_{tol:g}_pair": pair_within.sum(),
+                     f"mae_dx_ge_{wide}_k": full[w].mean() if w else float("nan"),
+                     f"mae_dx_ge_{wide}_pair": pair_mae[w].mean() if w else float("nan"),
+                     "pair_std": spread.mean()})
+    return pd.DataFrame(rows)

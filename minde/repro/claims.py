@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from minde.repro.analysis import aggregate_seeds, form_summary, method_label, variant_order
+from minde.repro.analysis import aggregate_seeds, form_summary, method_label, pair_summary, variant_order
 
 __all__ = ["HOLDS", "PARTLY", "FAILS", "NO_RESULTS", "VERDICTS", "RULE", "Verdict", "Claim", "CLAIMS",
            "decide", "judge", "mean_std", "quickstart_verdict", "high_mi_verdict", "consistency_verdict",
@@ -567,7 +567,15 @@ def debiasing_verdict(df: pd.DataFrame) -> Verdict:
         interp = (f"On {int(j['tasks'])} tasks the cross-model MINDE-J has an MAE of {j['mae']:.3f} nats against "
                   f"{rows['MINDE-J']['mae']:.3f} for the paper's MINDE-J (d_x ≥ 25: {j['mae_dx_ge_25']:.3f} against "
                   f"{rows['MINDE-J']['mae_dx_ge_25']:.3f}).")
-    return _verdict(threshold, checks, interp, table.drop(columns=["worst_3"]).rename_axis("estimator").round(4))
+    pairs = pair_summary(ok, {t: get_task(t).dim_x for t in ok["task"].unique()})
+    for _, r in pairs.iterrows():
+        interp += (f" With two of the {int(r['models'])} models (mean over the pairs) MINDE-{r['kind'].upper()} "
+                   f"cross-model has an MAE of {r['mae_pair']:.3f} against {r['mae_k']:.3f} with all "
+                   f"{int(r['models'])} ({int(r['tasks'])} tasks; d_x ≥ 25: {r['mae_dx_ge_25_pair']:.3f} against "
+                   f"{r['mae_dx_ge_25_k']:.3f}); the pairs of a task differ by {r['pair_std']:.3f} nats "
+                   "(standard deviation, mean over the tasks).")
+    return _verdict(threshold, checks, interp.strip(),
+                    table.drop(columns=["worst_3"]).rename_axis("estimator").round(4))
 
 
 SMALL_DATA_TARGETS = {"c": 1_000, "j": 2_000}  # rows from which the defaults must be within tolerance

@@ -128,12 +128,21 @@ class UnitRecord:
     def cross_estimates(self) -> dict[str, float]:
         """The cross-model variants of this record's seed group and their denoising-loss forms
         (docs/method.md §17), given by the record of the seed whose test rows they were evaluated
-        on; {} for the other seeds."""
+        on; plus, on every seed's record of a group of K >= 3, ``<method>_pair_cross``: the
+        cross-model estimate of two models alone (this seed's and the next one's in the group, on
+        the same draws), so that the group's K rows show what K = 2 would have given."""
         cross = self.extra.get("cross") or {}
-        if not self.ok or cross.get("test_seed") != self.seed:
+        if not self.ok or not cross:
             return {}
-        out = {f"{self.method}_cross": float(cross["mi"]), f"{self.method}_sigma_cross": float(cross["mi_sigma"]),
-               f"{self.method}_loss": cross.get("mi_loss"), f"{self.method}_sigma_loss": cross.get("mi_sigma_loss")}
+        out: dict[str, Any] = {}
+        if cross.get("test_seed") == self.seed:
+            out = {f"{self.method}_cross": cross["mi"], f"{self.method}_sigma_cross": cross["mi_sigma"],
+                   f"{self.method}_loss": cross.get("mi_loss"), f"{self.method}_sigma_loss": cross.get("mi_sigma_loss")}
+        seeds, gram = cross.get("seeds", []), (cross.get("gram") or {}).get("mi")
+        if gram is not None and len(seeds) >= 3 and self.seed in seeds:
+            i = seeds.index(self.seed)
+            j = (i + 1) % len(seeds)
+            out[f"{self.method}_pair_cross"] = 0.5 * (gram[i][j] + gram[j][i])
         return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
 
     def rows(self) -> list[dict[str, Any]]:

@@ -13,7 +13,12 @@ For each (size n, seed): n rows of the task's draw, given whole to each design:
   with the cross-model estimator on the third fold, which neither saw; the answer is the
   fold-size-weighted mean over the 3 pairs, so every row is scored and no model's training rows
   overlap another's. ``disjoint3_paper`` is the paper's estimator of the same models (each on the
-  two folds it did not see).
+  two folds it did not see);
+- ``folds5x2``: ``folds5`` with two models (seeds) per fold, trained on the same rows and scored
+  jointly with the cross-model estimator on the fold they did not see; ``folds5x2_paper`` is the
+  paper's estimator of the same models.
+
+``--designs`` picks some of them (default: all).
 
 Prints one row per (n, seed, design) and the mean absolute error per (n, design) at the end.
 """
@@ -48,6 +53,22 @@ def disjoint(x: np.ndarray, y: np.ndarray, kind: str, seed: int, budget: str) ->
     return {"disjoint3": float(np.dot(w, cross)), "disjoint3_paper": float(np.dot(w, paper))}
 
 
+def folds_x2(x: np.ndarray, y: np.ndarray, kind: str, seed: int, budget: str, folds: int = 5) -> dict[str, float]:
+    """The ``folds5x2`` design: (cross-model answer, paper-estimator answer)."""
+    parts = fold_indices(x.shape[0], folds, seed)
+    n_tr = x.shape[0] - max(len(p) for p in parts)
+    train = [np.setdiff1d(np.arange(x.shape[0]), p)[:n_tr] for p in parts]
+    models = [minde.MINDE(kind, budget=budget, seed=seed + i, progress=False) for i in range(2 * folds)]
+    _fit_group(models, [(x[train[i // 2]], y[train[i // 2]]) for i in range(2 * folds)])
+    cross, paper = [], []
+    for f, p in enumerate(parts):
+        pair = models[2 * f:2 * f + 2]
+        cross.append(cross_model_estimate(pair, x[p], y[p], seed=seed + f).mi)
+        paper.append(np.mean([m.estimate(x[p], y[p]).mi for m in pair]))
+    w = np.array([len(p) for p in parts], dtype=float) / x.shape[0]
+    return {"folds5x2": float(np.dot(w, cross)), "folds5x2_paper": float(np.dot(w, paper))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--task", default="multinormal-dense-3-3-0.5")
@@ -55,7 +76,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,2000,5000")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--budget", default="quick")
+    ap.add_argument("--designs", default="folds5,shared3,disjoint3,folds5x2")
     a = ap.parse_args()
+    designs = set(a.designs.split(","))
     truth = float(get_task(a.task).mi)
     print(f"{a.task} (truth {truth:.3f}), MINDE-{a.kind.upper()}, budget {a.budget}")
     print(f"{'n':>6} {'seed':>4} {'design':<16} {'estimate':>9} {'error':>8} {'seconds':>8}", flush=True)
@@ -63,18 +86,24 @@ def main() -> None:
     for n in [int(v) for v in a.sizes.split(",")]:
         for seed in [int(v) for v in a.seeds.split(",")]:
             x, y, _, _ = sample(a.task, n, 2, seed)
-            found = {}
-            start = time.perf_counter()
-            found["folds5"] = minde.estimate_mi(x, y, a.kind, folds=5, budget=a.budget, seed=seed, progress=False).mi
-            secs = {"folds5": time.perf_counter() - start}
-            start = time.perf_counter()
-            xtr, ytr, xte, yte = train_test_split(x, y, 0.1, seed)
-            m = minde.MINDE(a.kind, budget=a.budget, seed=seed, n_seeds=3, progress=False).fit(xtr, ytr)
-            found["shared3"] = m.estimate(xte, yte).cross.mi
-            secs["shared3"] = time.perf_counter() - start
-            start = time.perf_counter()
-            found.update(disjoint(x, y, a.kind, seed, a.budget))
-            secs["disjoint3"] = secs["disjoint3_paper"] = time.perf_counter() - start
+            found, secs = {}, {}
+            if "folds5" in designs:
+                start = time.perf_counter()
+                found["folds5"] = minde.estimate_mi(x, y, a.kind, folds=5, budget=a.budget, seed=seed,
+                                                    progress=False).mi
+                secs["folds5"] = time.perf_counter() - start
+            if "shared3" in designs:
+                start = time.perf_counter()
+                xtr, ytr, xte, yte = train_test_split(x, y, 0.1, seed)
+                m = minde.MINDE(a.kind, budget=a.budget, seed=seed, n_seeds=3, progress=False).fit(xtr, ytr)
+                found["shared3"] = m.estimate(xte, yte).cross.mi
+                secs["shared3"] = time.perf_counter() - start
+            for name, run in (("disjoint3", disjoint), ("folds5x2", folds_x2)):
+                if name in designs:
+                    start = time.perf_counter()
+                    got = run(x, y, a.kind, seed, a.budget)
+                    found.update(got)
+                    secs.update(dict.fromkeys(got, time.perf_counter() - start))
             for design, est in found.items():
                 rows.append((n, design, abs(est - truth)))
                 print(f"{n:>6} {seed:>4} {design:<16} {est:>9.4f} {est - truth:>+8.4f} {secs[design]:>8.1f}", flush=True)

@@ -25,12 +25,17 @@ from .sde import VPSDE
 from .training import TrainResult, train_score_net
 from .utils import make_generator, resolve_device, resolve_threads, torch_threads
 
-__all__ = ["MINDE", "MIEstimate", "estimate_mi", "cross_fit", "fold_indices", "default_folds", "KINDS",
-           "CROSS_FIT_ROWS", "CROSS_FIT_FOLDS"]
+__all__ = ["MINDE", "MIEstimate", "estimate_mi", "cross_fit", "fold_indices", "default_folds", "default_models",
+           "KINDS", "CROSS_FIT_ROWS", "CROSS_FIT_FOLDS", "DEBIASED_KINDS", "ANSWER_MODELS"]
 
 KINDS = ("c", "j")
 CROSS_FIT_ROWS = 5_000  # below this many rows the defaults cross-fit instead of holding 10 % out
-CROSS_FIT_FOLDS = 5  # folds (= models) of the default cross-fit
+CROSS_FIT_FOLDS = 5  # folds of the default cross-fit
+# beyond the paper (docs/method.md §17): the kinds whose default answer (estimate_mi, `minde
+# estimate`) is the cross-model estimate of ANSWER_MODELS models trained on the same rows (per
+# fold when cross-fitting); the paper's estimators are reported beside it
+DEBIASED_KINDS = ("j",)
+ANSWER_MODELS = 2
 _STREAM_TRAIN, _STREAM_EVAL, _STREAM_DIAG = 1, 2, 4  # 3: the shared draws of minde.ensemble
 
 
@@ -57,6 +62,29 @@ class MIEstimate:
     mi_train: float = math.nan  # "difference inside" on (up to 2 000 of) the training rows (§18)
     mi_train_stderr: float = math.nan
     warnings: tuple[str, ...] = ()  # why the estimate may not be trusted (docs/method.md §18)
+    answer: str = ""  # the variant estimate_mi answers with, e.g. "minde_j_cross"; "": "minde_<kind>"
+
+    @property
+    def answer_variant(self) -> str:
+        """The variant that is this result's answer: ``answer``, else the paper's "difference
+        inside" estimator ``minde_<kind>``."""
+        return self.answer or f"minde_{self.kind}"
+
+    @property
+    def answer_mi(self) -> float:
+        """The answer's estimate in nats (``variants[answer_variant]``)."""
+        return self.variants[self.answer_variant]
+
+    @property
+    def answer_stderr(self) -> float:
+        """The answer's standard error: for a cross-model answer its Monte Carlo error combined
+        with its spread over models (``CrossModelEstimate.mi_model_se``) where there is one."""
+        v = self.answer_variant
+        if self.cross is None or not v.endswith("_cross"):
+            return self.mi_sigma_stderr if v.endswith("_sigma") else self.mi_stderr
+        c = self.cross
+        mc, model = (c.mi_sigma_stderr, c.mi_sigma_model_se) if "_sigma" in v else (c.mi_stderr, c.mi_model_se)
+        return math.hypot(mc, model) if math.isfinite(model) else mc
 
     @property
     def variants(self) -> dict[str, float]:
@@ -71,7 +99,10 @@ class MIEstimate:
 
     def __str__(self) -> str:
         name = "MINDE-" + self.kind.upper()
-        lines = [f"{name}    I = {self.mi:.4f} ± {self.mi_stderr:.4f} nats",
+        lines = [] if not self.answer else [
+            f"answer: {self.answer_mi:.4f} ± {self.answer_stderr:.4f} nats ({self.answer_variant}; "
+            "cross-model, beyond the paper, docs/method.md §17)"]
+        lines += [f"{name}    I = {self.mi:.4f} ± {self.mi_stderr:.4f} nats",
                  f"{name}(σ) I = {self.mi_sigma:.4f} ± {self.mi_sigma_stderr:.4f} nats"]
         lines += [f"{k} = {v:.4f} nats" for k, v in self.entropies.items()]
         lines += [f"WARNING: {w}" for w in self.warnings]
@@ -394,39 +425,50 @@ def fold_indices(n_rows: int, folds: int, seed: int) -> list[np.ndarray]:
 
 
 def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
-              budget: str | Budget = "quick", progress: bool = True, **kwargs: Any) -> MIEstimate:
-    """Cross-fitted MINDE (docs/method.md §18): every row is scored by a model that did not train on it.
+              budget: str | Budget = "quick", progress: bool = True, models_per_fold: int = 1,
+              **kwargs: Any) -> MIEstimate:
+    """Cross-fitted MINDE (docs/method.md §18): every row is scored by models that did not train on it.
 
-    The rows are dealt into ``folds`` folds; model k (seed ``seed + k``) trains on the other folds
-    and is estimated on fold k. The K models train as one batched group (their training sets are
-    trimmed to one common size, at most one row apart). The answer is the fold-size-weighted mean
-    of the K held-out estimates, so it rests on all n rows, and its standard error combines the
-    folds' independent Monte Carlo errors. ``mi_per_seed`` holds the per-fold estimates (on
-    different rows, so their spread includes sampling noise); ``settings["folds"]`` = K.
-    kwargs are MINDE's, except ``n_seeds``.
+    The rows are dealt into ``folds`` folds; the models of fold k train on the other folds and are
+    estimated on fold k: one model (seed ``seed + k``), or with ``models_per_fold`` = m >= 2, m
+    models (seeds ``seed + m k`` .. ``seed + m k + m - 1``) on the same rows, which are also
+    scored jointly on fold k with the cross-model estimator (docs/method.md §17; ``cross``). All
+    models train as one batched group (their training sets are trimmed to one common size, at
+    most one row apart). Each answer is the fold-size-weighted mean of the folds' held-out
+    estimates, so it rests on all n rows, and its standard error combines the folds' independent
+    Monte Carlo errors; the combined ``cross.mi_model_se`` is the standard error of that weighted
+    mean from the spread of the folds' cross-model estimates (they come from different rows and
+    models). ``mi_per_seed`` holds the per-model estimates, fold by fold (on different rows, so
+    their spread includes sampling noise); ``settings["folds"]`` = K. kwargs are MINDE's, except
+    ``n_seeds``.
     """
     if "n_seeds" in kwargs:
-        raise ValueError("cross_fit trains one model per fold; it takes folds=K, not n_seeds=")
+        raise ValueError("cross_fit trains models per fold; it takes folds=K and models_per_fold=m, not n_seeds=")
+    if not isinstance(models_per_fold, (int, np.integer)) or models_per_fold < 1:
+        raise ValueError(f"models_per_fold must be a positive integer, got {models_per_fold!r}")
+    m = int(models_per_fold)
     xa, ya = check_pair(x, y, MIN_ROWS)
     parts = fold_indices(xa.shape[0], folds, seed)
     n_tr = xa.shape[0] - max(len(p) for p in parts)
-    datasets = []
-    for p in parts:
-        train = np.setdiff1d(np.arange(xa.shape[0]), p)[:n_tr]
-        datasets.append((xa[train], ya[train], xa[p], ya[p]))
-    results = fit_estimate_group(kind, datasets, [seed + k for k in range(folds)], budget=budget,
-                                 progress=progress, **kwargs)
+    seeds = [seed + m * k + i for k in range(folds) for i in range(m)]
+    models = [MINDE(kind, budget=budget, seed=s, progress=progress, **kwargs) for s in seeds]
+    train = [np.setdiff1d(np.arange(xa.shape[0]), p)[:n_tr] for p in parts]
+    _fit_group(models, [(xa[train[j // m]], ya[train[j // m]]) for j in range(len(models))])
+    results = [models[j].estimate(xa[parts[j // m]], ya[parts[j // m]], cross=False) for j in range(len(models))]
+    crosses = [cross_model_estimate(models[k * m:(k + 1) * m], xa[p], ya[p], seed=seeds[k * m])
+               for k, p in enumerate(parts)] if m >= 2 else []
     w = np.array([len(p) for p in parts], dtype=float) / xa.shape[0]
 
-    def combine(values: Sequence[float]) -> float:
-        return float(np.dot(w, values))
+    def combine(values: Sequence[float]) -> float:  # per model, fold by fold -> weighted over folds
+        return float(np.dot(w, np.asarray(values, dtype=float).reshape(folds, m).mean(1)))
 
     def combine_se(values: Sequence[float]) -> float:
-        return float(math.sqrt(np.dot(w**2, np.square(values))))
+        per_fold = np.sqrt(np.square(np.asarray(values, dtype=float)).reshape(folds, m).sum(1)) / m
+        return float(math.sqrt(np.dot(w**2, np.square(per_fold))))
 
     mi, mi_se = combine([r.mi for r in results]), combine_se([r.mi_stderr for r in results])
     mi_train = float(np.mean([r.mi_train for r in results]))
-    mi_train_se = float(math.sqrt(np.sum([r.mi_train_stderr**2 for r in results])) / folds)
+    mi_train_se = float(math.sqrt(np.sum([r.mi_train_stderr**2 for r in results])) / len(results))
     per, per_s = [r.mi for r in results], [r.mi_sigma for r in results]
     first = results[0]
     return replace(
@@ -435,39 +477,90 @@ def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
         entropies={k: combine([r.entropies[k] for r in results]) for k in first.entropies},
         mi_per_seed=per, mi_sigma_per_seed=per_s, mi_seed_std=_seed_std(np.array(per)),
         mi_sigma_seed_std=_seed_std(np.array(per_s)),
-        settings=dict(first.settings, folds=folds, n_seeds=folds, seeds=[seed + k for k in range(folds)]),
+        settings=dict(first.settings, folds=folds, models_per_fold=m, n_seeds=len(seeds), seeds=seeds),
         train_seconds=sum(r.train_seconds for r in results),
-        estimate_seconds=sum(r.estimate_seconds for r in results),
-        resumed_from_step=first.resumed_from_step, cross=None, n_train=n_tr, mi_train=mi_train,
-        mi_train_stderr=mi_train_se,
-        warnings=tuple(reliability_warnings(kind, n_tr, mi, mi_se, mi_train, mi_train_se)))
+        estimate_seconds=sum(r.estimate_seconds for r in results) + sum(c.seconds for c in crosses),
+        resumed_from_step=first.resumed_from_step, cross=_combine_folds(crosses, w) if crosses else None,
+        n_train=n_tr, mi_train=mi_train, mi_train_stderr=mi_train_se,
+        warnings=tuple(reliability_warnings(kind, n_tr, mi, mi_se, mi_train, mi_train_se)), answer="")
 
 
-def default_folds(n_rows: int, n_seeds: int = 1, test_size: float | None = None) -> int:
+def _combine_folds(crosses: Sequence[CrossModelEstimate], w: np.ndarray) -> CrossModelEstimate:
+    """The folds' cross-model estimates as one: fold-size-weighted means, Monte Carlo errors
+    combined as independent, and as ``*_model_se`` the standard error of the weighted mean from
+    the folds' spread (NaN for one fold); the Gram matrices are left out (they differ per fold)."""
+    def mean(name: str) -> float:
+        return float(np.dot(w, [getattr(c, name) for c in crosses]))
+
+    def mc_se(name: str) -> float:
+        return float(math.sqrt(np.dot(w**2, np.square([getattr(c, name) for c in crosses]))))
+
+    def fold_se(name: str) -> float:
+        v = np.array([getattr(c, name) for c in crosses], dtype=float)
+        if v.size < 2:
+            return math.nan
+        return float(math.sqrt(np.sum(w**2) * np.sum(w * (v - np.dot(w, v)) ** 2) / (1 - np.sum(w**2))))
+
+    first = crosses[0]
+    return replace(first, n_models=sum(c.n_models for c in crosses), mi=mean("mi"), mi_stderr=mc_se("mi_stderr"),
+                   mi_model_se=fold_se("mi"), mi_sigma=mean("mi_sigma"), mi_sigma_stderr=mc_se("mi_sigma_stderr"),
+                   mi_sigma_model_se=fold_se("mi_sigma"), mi_paper=mean("mi_paper"),
+                   mi_sigma_paper=mean("mi_sigma_paper"), mi_loss=mean("mi_loss"),
+                   mi_loss_stderr=mc_se("mi_loss_stderr"), mi_sigma_loss=mean("mi_sigma_loss"),
+                   mi_sigma_loss_stderr=mc_se("mi_sigma_loss_stderr"),
+                   entropies={k: float(np.dot(w, [c.entropies[k] for c in crosses])) for k in first.entropies},
+                   seconds=sum(c.seconds for c in crosses), gram={})
+
+
+def default_folds(n_rows: int, n_seeds: int | None = 1, test_size: float | None = None) -> int:
     """Folds of the default estimate on ``n_rows`` rows: ``CROSS_FIT_FOLDS`` below
-    ``CROSS_FIT_ROWS`` rows, unless an ensemble (``n_seeds`` > 1) or a split (``test_size``) was
-    asked for; 0 (one random split) otherwise (docs/method.md §18)."""
-    small = n_rows < CROSS_FIT_ROWS and n_seeds == 1 and test_size is None
+    ``CROSS_FIT_ROWS`` rows, unless an ensemble (``n_seeds`` given and > 1) or a split
+    (``test_size``) was asked for; 0 (one random split) otherwise (docs/method.md §18)."""
+    small = n_rows < CROSS_FIT_ROWS and (n_seeds or 1) == 1 and test_size is None
     return CROSS_FIT_FOLDS if small else 0
 
 
-def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,
-                folds: int | None = None, **kwargs: Any) -> MIEstimate:
-    """Estimate I(X;Y) from paired rows with ``MINDE(kind, **kwargs)``.
+def default_models(kind: str, debias: bool | None = None) -> int:
+    """Models per answer (per fold when cross-fitting) of ``estimate_mi`` and ``minde estimate``:
+    ``ANSWER_MODELS`` for the kinds in ``DEBIASED_KINDS`` (docs/method.md §17), else 1;
+    ``debias`` True / False forces the cross-model answer / the paper's estimator alone."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use 'c' or 'j'")
+    on = kind in DEBIASED_KINDS if debias is None else bool(debias)
+    return ANSWER_MODELS if on else 1
 
-    ``folds=K`` (>= 2) cross-fits K models (``cross_fit``), so every row is scored; ``folds=0``
-    splits the rows at random, fits on the ``1 - test_size`` part (default 10 % held out) and
-    estimates on the rest. Left at None, it cross-fits with ``CROSS_FIT_FOLDS`` folds below
-    ``CROSS_FIT_ROWS`` rows and splits otherwise, or when ``test_size`` or ``n_seeds`` > 1 is
-    given (docs/method.md §18).
+
+def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,
+                folds: int | None = None, debias: bool | None = None, **kwargs: Any) -> MIEstimate:
+    """Estimate I(X;Y) from paired rows with ``MINDE(kind, **kwargs)``; the answer is
+    ``result.answer_mi`` (± ``answer_stderr``), the paper's estimators are reported beside it.
+
+    ``folds=K`` (>= 2) cross-fits (``cross_fit``), so every row is scored; ``folds=0`` splits the
+    rows at random, fits on the ``1 - test_size`` part (default 10 % held out) and estimates on
+    the rest. Left at None, it cross-fits with ``CROSS_FIT_FOLDS`` folds below ``CROSS_FIT_ROWS``
+    rows and splits otherwise, or when ``test_size`` or ``n_seeds`` > 1 is given (docs/method.md
+    §18). ``debias``: whether the answer is the cross-model estimate of ``ANSWER_MODELS`` models
+    trained on the same rows (per fold when cross-fitting; beyond the paper, docs/method.md §17);
+    None: for the kinds in ``DEBIASED_KINDS`` ("j"); False: the paper's "difference inside"
+    estimator, of one model per fold or split unless ``n_seeds`` says otherwise.
     """
     xa, ya = check_pair(x, y, MIN_ROWS)
+    n_seeds = kwargs.pop("n_seeds", None)
+    if debias and n_seeds is not None and n_seeds < 2:
+        raise ValueError("debias=True needs n_seeds >= 2 (the cross-model estimate compares models)")
     if folds is None:
-        folds = default_folds(xa.shape[0], kwargs.get("n_seeds", 1), test_size)
+        folds = default_folds(xa.shape[0], n_seeds, test_size)
     if folds:
         if test_size is not None:
             raise ValueError("give folds (cross-fitting) or test_size (one split), not both")
-        return cross_fit(xa, ya, kind, folds, **kwargs)
+        if n_seeds is not None and n_seeds != 1:
+            raise ValueError("cross-fitting trains default_models(kind) models per fold; give debias=, not n_seeds=")
+        m = 1 if n_seeds == 1 else default_models(kind, debias)
+        r = cross_fit(xa, ya, kind, folds, models_per_fold=m, **kwargs)
+        return replace(r, answer=f"minde_{kind}_cross" if m >= 2 else "")
     test_size = 0.1 if test_size is None else test_size
+    k = default_models(kind, debias) if n_seeds is None else int(n_seeds)
     x_tr, y_tr, x_te, y_te = train_test_split(xa, ya, test_size, kwargs.get("seed", 0))
-    return MINDE(kind, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)
+    r = MINDE(kind, n_seeds=k, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)
+    cross_answer = debias if debias is not None else kind in DEBIASED_KINDS
+    return replace(r, answer=f"minde_{kind}_cross" if r.cross is not None and cross_answer else "")

@@ -55,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--kind", choices=("c", "j", "both"), default="both",
                    help="c: MINDE-C(+σ), j: MINDE-J(+σ), both (default)")
     e.add_argument("--budget", choices=("smoke", "quick", "paper"), default="quick")
-    e.add_argument("--n-seeds", type=int, default=1, metavar="K",
-                   help="number of independent models, seeds S..S+K-1 (default 1)")
+    e.add_argument("--n-seeds", type=int, default=None, metavar="K",
+                   help="independent models on one split, seeds S..S+K-1 (default: 2 for MINDE-J, "
+                   "whose answer is their cross-model estimate, 1 for MINDE-C)")
+    e.add_argument("--no-debias", action="store_true",
+                   help="answer with the paper's estimator of one model per fold or split (MINDE-J "
+                   "otherwise answers with the cross-model estimate of two; docs/method.md §17)")
     e.add_argument("--seeds", dest="seeds_list", metavar="LIST", help=argparse.SUPPRESS)
     e.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the split and models")
     e.add_argument("--test-size", type=float, default=None, metavar="F",
@@ -107,14 +111,14 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
     if args.seeds_list is not None:
         raise InputError("minde estimate takes --n-seeds K (the number of models) and --seed S (the first "
                          "seed); --seeds is a list of seeds in python -m minde.sweep")
-    if args.n_seeds < 1:
+    if args.n_seeds is not None and args.n_seeds < 1:
         raise InputError(f"--n-seeds must be >= 1, got {args.n_seeds}")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
     if args.folds is None:
         args.folds = default_folds(n_rows, args.n_seeds, args.test_size)
     if args.folds:
-        if args.n_seeds != 1 or args.test_size is not None:
+        if args.n_seeds not in (None, 1) or args.test_size is not None:
             raise InputError("--folds trains one model per fold and scores every row; it cannot be "
                              "combined with --n-seeds or --test-size")
         try:
@@ -131,23 +135,14 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
 
 
 def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, n_test: int) -> dict:
-    """Fit and estimate each requested kind on one random split; kind -> MIEstimate."""
-    from .api import MINDE, cross_fit
-    from .data import train_test_split
+    """Fit and estimate each requested kind (``minde.estimate_mi`` with the options); kind -> MIEstimate."""
+    from .api import estimate_mi
 
     kinds = ("c", "j") if args.kind == "both" else (args.kind,)
-    results = {}
-    if args.folds:  # every row scored by a model that did not train on it (docs/method.md §18)
-        for kind in kinds:
-            results[kind] = cross_fit(x, y, kind, args.folds, seed=args.seed, budget=args.budget,
-                                      device=args.device, progress=not args.no_progress)
-        return results
-    x_tr, y_tr, x_te, y_te = train_test_split(x, y, args.test_size, args.seed)
-    for kind in kinds:
-        est = MINDE(kind, budget=args.budget, seed=args.seed, n_seeds=args.n_seeds,
-                    device=args.device, progress=not args.no_progress)
-        results[kind] = est.fit(x_tr, y_tr).estimate(x_te, y_te)
-    return results
+    return {kind: estimate_mi(x, y, kind, test_size=None if args.folds else args.test_size, folds=args.folds,
+                              debias=False if args.no_debias else None, n_seeds=args.n_seeds, seed=args.seed,
+                              budget=args.budget, device=args.device, progress=not args.no_progress)
+            for kind in kinds}
 
 
 def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[int, int],
@@ -162,15 +157,25 @@ def _record(args: argparse.Namespace, cols: tuple, results: dict, split: tuple[i
             estimates[f"minde_{kind}{suffix}"] = {
                 "mi": mi * scale, "stderr": se * scale, "seed_std": sd * scale,
                 "per_seed": [v * scale for v in per]}
+        if r.cross is not None:  # beyond the paper (docs/method.md §17)
+            c = r.cross
+            for suffix, mi, se, model_se in (("", c.mi, c.mi_stderr, c.mi_model_se),
+                                             ("_sigma", c.mi_sigma, c.mi_sigma_stderr, c.mi_sigma_model_se)):
+                estimates[f"minde_{kind}{suffix}_cross"] = {"mi": mi * scale, "stderr": se * scale,
+                                                           "model_se": model_se * scale, "models": c.n_models}
     x, y = cols
     return {
         "tool": "minde estimate", "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "unit": "bits" if args.bits else "nats", "estimates": estimates,
+        "unit": "bits" if args.bits else "nats",
+        "answer": {k: {"variant": r.answer_variant, "mi": r.answer_mi * scale, "stderr": r.answer_stderr * scale}
+                   for k, r in results.items()},
+        "estimates": estimates,
         "entropies": {k: {h: v * scale for h, v in r.entropies.items()} for k, r in results.items()},
         "data": {"path": args.data, "y_file": args.y_file, "x_columns": x.labels,
                  "y_columns": y.labels, "n_rows": int(x.values.shape[0]), "dim_x": len(x.labels),
                  "dim_y": len(y.labels), "n_train": split[0], "n_test": split[1]},
         "settings": {"kind": args.kind, "budget": args.budget, "n_seeds": args.n_seeds, "seed": args.seed,
+                     "debias": not args.no_debias,
                      "test_size": None if args.folds else args.test_size, "folds": args.folds,
                      "device": args.device,
                      "resolved": {k: r.settings for k, r in results.items()}},
@@ -192,23 +197,37 @@ def _strict_json(obj: Any) -> Any:
     return obj
 
 
+def _label(variant: str) -> str:
+    """Display name of an estimate variant: minde_j_sigma_cross -> MINDE-J(σ) cross-model."""
+    parts = variant.split("_")
+    return ("MINDE-" + parts[1].upper() + ("(σ)" if "sigma" in parts else "")
+            + (" cross-model" if parts[-1] == "cross" else ""))
+
+
 def _table(rec: dict[str, Any]) -> str:
-    """Human-readable report of a record."""
+    """Human-readable report of a record: the answer of each kind first, then every estimate."""
     d, s, unit = rec["data"], rec["settings"], rec["unit"]
-    seeds = s["n_seeds"]
+    resolved = s["resolved"]
+    kinds = ", ".join(f"MINDE-{k.upper()} {r['n_seeds']}" for k, r in resolved.items())
     lines = [f"X: {d['dim_x']} column(s) [{', '.join(d['x_columns'][:8])}"
              f"{', ...' if d['dim_x'] > 8 else ''}]   Y: {d['dim_y']} column(s) "
              f"[{', '.join(d['y_columns'][:8])}{', ...' if d['dim_y'] > 8 else ''}]",
-             (f"{d['n_rows']} rows, cross-fitted: {s['folds']} models of {d['n_train']} training rows, "
-              f"each scored on its own fold; budget {s['budget']}, seeds from {s['seed']}" if s.get("folds") else
+             (f"{d['n_rows']} rows, cross-fitted: {s['folds']} folds of {d['n_train']} training rows, "
+              f"the models of each scored on the fold they did not see ({kinds} models in all); budget "
+              f"{s['budget']}, seeds from {s['seed']}" if s.get("folds") else
               f"{d['n_rows']} rows: {d['n_train']} train / {d['n_test']} test; budget {s['budget']}, "
-              f"{seeds} seed(s) from {s['seed']}"), ""]
-    head = f"{'variant':<12}{'I (' + unit + ')':>12}{'± s.e.':>10}"
-    lines.append(head + (f"{'seed std':>10}" if seeds > 1 else ""))
+              f"models: {kinds}, seeds from {s['seed']}"), ""]
+    for kind, a in rec["answer"].items():
+        extra = " (beyond the paper, docs/method.md §17)" if a["variant"].endswith("_cross") else ""
+        lines.append(f"answer, MINDE-{kind.upper()}: I = {a['mi']:.4f} ± {a['stderr']:.4f} {unit}"
+                     f"  [{_label(a['variant'])}{extra}]")
+    lines.append("")
+    spread = any(e.get("seed_std") for e in rec["estimates"].values())
+    head = f"{'estimate':<24}{'I (' + unit + ')':>12}{'± s.e.':>10}"
+    lines.append(head + (f"{'seed std':>10}" if spread else ""))
     for name, e in rec["estimates"].items():
-        label = "MINDE-" + name.split("_")[1].upper() + ("(σ)" if name.endswith("sigma") else "")
-        row = f"{label:<12}{e['mi']:>12.4f}{e['stderr']:>10.4f}"
-        lines.append(row + (f"{e['seed_std']:>10.4f}" if seeds > 1 else ""))
+        row = f"{_label(name):<24}{e['mi']:>12.4f}{e['stderr']:>10.4f}"
+        lines.append(row + (f"{e['seed_std']:>10.4f}" if spread and "seed_std" in e else ""))
     for kind, ents in rec["entropies"].items():
         text = ", ".join(f"{h} = {v:.4f}" for h, v in ents.items())
         lines.append(f"entropies ({unit}, from MINDE-{kind.upper()}): {text}")

@@ -91,7 +91,12 @@ def test_json_record_fields_and_bits(files):
     rec = estimate_json(files, "xy.npy", "--y", "2", "--n-seeds", "2", "--bits")
     assert set(rec) >= {"estimates", "entropies", "data", "settings", "timings", "versions", "unit"}
     assert rec["unit"] == "bits"
-    assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma"}
+    # two models: the cross-model estimates are reported beside the paper's; MINDE-C answers with its own
+    assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma", "minde_c_cross", "minde_c_sigma_cross"}
+    assert rec["answer"]["c"]["variant"] == "minde_c"
+    assert rec["answer"]["c"]["mi"] == rec["estimates"]["minde_c"]["mi"]
+    assert rec["estimates"]["minde_c_cross"]["mi"] == pytest.approx(
+        rec["results_nats"]["c"]["cross"]["mi"] / math.log(2), rel=1e-9)
     e, raw = rec["estimates"]["minde_c"], rec["results_nats"]["c"]
     assert len(e["per_seed"]) == 2 and e["seed_std"] > 0  # two models, two different estimates
     assert e["mi"] == pytest.approx(raw["mi"] / math.log(2), rel=1e-9)
@@ -116,15 +121,20 @@ def test_text_report_and_atomic_out(files, tmp_path):
     assert proc.stdout == "" and f"wrote {out}" in proc.stderr
     assert "step" in proc.stderr  # the progress bar went to stderr
     rec = json.loads(out.read_text())
-    assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma"}
-    # below 5 000 rows the default cross-fits 5 models on 320 rows each and scores all 400 rows
+    assert set(rec["estimates"]) == {"minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma", "minde_j_cross",
+                                     "minde_j_sigma_cross"}
+    # below 5 000 rows the default cross-fits 5 folds on 320 rows each and scores all 400 rows:
+    # one model per fold for MINDE-C, two for MINDE-J, whose answer is their cross-model estimate
     assert (rec["data"]["n_rows"], rec["data"]["n_train"], rec["data"]["n_test"]) == (400, 320, 400)
     assert rec["settings"]["folds"] == 5 and rec["settings"]["resolved"]["j"]["folds"] == 5
-    assert rec["settings"]["test_size"] is None and len(rec["estimates"]["minde_j"]["per_seed"]) == 5
+    assert rec["settings"]["test_size"] is None and len(rec["estimates"]["minde_c"]["per_seed"]) == 5
+    assert len(rec["estimates"]["minde_j"]["per_seed"]) == 10
+    assert {k: a["variant"] for k, a in rec["answer"].items()} == {"c": "minde_c", "j": "minde_j_cross"}
+    assert rec["answer"]["j"]["mi"] == rec["estimates"]["minde_j_cross"]["mi"]
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
     text = run_cli("estimate", "xy.npz", *SMOKE, "--n-seeds", "2", cwd=files)
     assert text.returncode == 0, text.stderr
-    for needle in ("MINDE-C ", "MINDE-C(σ)", "seed std", "H(X|Y) =", "nats"):
+    for needle in ("answer, MINDE-C: I = ", "MINDE-C cross-model", "MINDE-C(σ)", "seed std", "H(X|Y) =", "nats"):
         assert needle in text.stdout
 
 

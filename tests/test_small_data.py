@@ -115,3 +115,52 @@ def test_sample_size_study_resumes_per_method(tmp_path):
     assert np.isfinite(both.set_index("method").loc["infonce", "estimate"])
     with pytest.raises(ValueError, match="unknown baseline"):
         run_sample_size_study(**common, baselines=("mine",))
+
+
+def test_cross_fit_with_two_models_per_fold_scores_each_pair_jointly_on_its_fold():
+    """models_per_fold=2: per fold, two lone fits on the same rows; the cross-model answer is the
+    fold-size-weighted mean of each pair's cross-model estimate on the fold neither saw."""
+    from minde.ensemble import cross_model_estimate
+
+    x, y = gaussian(203)
+    kw = dict(budget="smoke", steps=40, mc_iter=3, progress=False)
+    r = cross_fit(x, y, "j", 3, seed=5, models_per_fold=2, **kw)
+    parts = fold_indices(203, 3, seed=5)
+    n_tr = 203 - max(len(p) for p in parts)
+    w = np.array([len(p) for p in parts]) / 203
+    lone, crosses = [], []
+    for k, p in enumerate(parts):
+        train = np.setdiff1d(np.arange(203), p)[:n_tr]
+        pair = [minde.MINDE("j", seed=5 + 2 * k + i, **kw).fit(x[train], y[train]) for i in range(2)]
+        lone += [m.estimate(x[p], y[p]).mi for m in pair]
+        crosses.append(cross_model_estimate(pair, x[p], y[p], seed=5 + 2 * k).mi)
+    assert r.mi_per_seed == pytest.approx(lone, rel=1e-4, abs=1e-5)
+    assert r.mi == pytest.approx(float(np.dot(w, np.reshape(lone, (3, 2)).mean(1))), rel=1e-4, abs=1e-5)
+    assert r.cross.mi == pytest.approx(float(np.dot(w, crosses)), rel=1e-4, abs=1e-5)
+    assert r.cross.n_models == 6 and r.settings["seeds"] == list(range(5, 11))
+    assert np.isfinite(r.cross.mi_model_se) and r.answer == ""  # cross_fit reports; estimate_mi chooses
+    with pytest.raises(ValueError, match="models_per_fold"):
+        cross_fit(x, y, "j", 3, models_per_fold=0, **kw)
+
+
+def test_estimate_mi_answers_minde_j_with_the_cross_model_estimate():
+    """MINDE-J's default answer is the cross-model estimate of two models (per fold on small
+    data); debias=False gives the paper's estimator of one model; MINDE-C keeps the paper's."""
+    kw = dict(budget="smoke", steps=5, mc_iter=2, progress=False)
+    x, y = gaussian(300)
+    r = minde.estimate_mi(x, y, "j", **kw)
+    assert (r.settings["folds"], r.settings["models_per_fold"], r.answer) == (5, 2, "minde_j_cross")
+    assert r.answer_mi == r.cross.mi and r.answer_stderr >= r.cross.mi_stderr
+    assert "answer:" in str(r).splitlines()[0]
+    paper = minde.estimate_mi(x, y, "j", debias=False, **kw)
+    assert (paper.settings["models_per_fold"], paper.answer, paper.cross) == (1, "", None)
+    assert paper.answer_mi == paper.mi and paper.answer_stderr == paper.mi_stderr
+    c = minde.estimate_mi(x, y, "c", **kw)
+    assert c.answer == "" and c.settings["models_per_fold"] == 1
+    x, y = gaussian(CROSS_FIT_ROWS)
+    big = minde.estimate_mi(x, y, "j", **kw)
+    assert "folds" not in big.settings and big.settings["n_seeds"] == minde.api.ANSWER_MODELS
+    assert big.answer == "minde_j_cross" and big.answer_mi == big.cross.mi
+    assert minde.estimate_mi(x, y, "j", debias=False, **kw).settings["n_seeds"] == 1
+    with pytest.raises(ValueError, match="debias=True needs n_seeds >= 2"):
+        minde.estimate_mi(x, y, "j", debias=True, n_seeds=1, **kw)

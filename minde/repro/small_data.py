@@ -2,9 +2,10 @@
 (docs/method.md §18; ``notebooks/ablation_sample_size.ipynb``).
 
 For each (task, n, seed): the first n rows of the task's draw for that seed are given whole to
-``minde.estimate_mi`` with the budget's defaults (below 5 000 rows: 5 cross-fitted models, steps
-capped per training row) and, up to ``former_max`` rows, with the former defaults (one split with
-10 % held out, the budget's fixed steps whatever n); KSG (k = 5) reads the same n rows, and
+``minde.estimate_mi`` with the budget's defaults (below 5 000 rows: 5 cross-fitted folds, steps
+capped per training row; MINDE-J answers with the cross-model estimate of two models per fold or
+split), whose answer is recorded, and, up to ``former_max`` rows, with the former defaults (one
+model, one split with 10 % held out, the budget's fixed steps whatever n, the paper's estimator); KSG (k = 5) reads the same n rows, and
 InfoNCE trains its critic on half of them and scores the other half (bmi's own protocol). Rows are
 saved after every (task, n, seed); a rerun computes only the (task, n, seed, method) rows still
 missing, so an interrupted study resumes and a method added to the plan is filled in alone.
@@ -79,10 +80,10 @@ def run_sample_size_study(tasks: Sequence[str], sizes: Sequence[int], seeds: Seq
                 rows.append(dict(method=method, estimate=r.estimate, stderr=float("nan"), warned=False, steps=0))
             else:
                 kind, former = method[6], method.endswith("_former")
-                kw = dict(folds=0, steps=steps) if former else {}
+                kw = dict(folds=0, steps=steps, debias=False) if former else {}
                 r = minde.estimate_mi(x, y, kind, budget=budget, seed=seed, progress=False, **kw)
-                rows.append(dict(method=method, estimate=r.mi, stderr=r.mi_stderr, warned=bool(r.warnings),
-                                 steps=r.settings["steps"]))
+                rows.append(dict(method=method, estimate=r.answer_mi, stderr=r.answer_stderr,
+                                 warned=bool(r.warnings), steps=r.settings["steps"]))
             rows[-1]["seconds"] = time.perf_counter() - start
         new = pd.DataFrame([dict(task=task, n=n, seed=seed, truth=truth, git_rev=rev, **r) for r in rows],
                            columns=COLUMNS)

@@ -5,6 +5,8 @@
                    [--out FILE] [--no-progress]
     minde tasks [--group all|benchmark|highmi] [--json]
     minde sample TASK --n N [--seed S] --out FILE.npz
+    minde sweep ... | minde reproduce ... | minde report ...   (the reproduction commands, the same
+        as ``python -m minde.sweep`` / ``minde.reproduce`` / ``minde.report``; ``--help`` on each)
 
 Exit status: 0 success, 1 training failure (diverged), 2 bad input or usage, 130 interrupted.
 Bad input never prints a traceback; ``--traceback`` shows one for unexpected errors.
@@ -40,8 +42,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"minde: error: {message}\n")
 
 
+# the reproduction layer's commands, run by ``minde NAME ARGS``: module and one-line help
+REPRO_COMMANDS = {"sweep": ("minde.repro.sweep", "run or resume a sweep of benchmark units (python -m minde.sweep)"),
+                  "reproduce": ("minde.repro.reproduce", "run the notebooks of a budget (python -m minde.reproduce)"),
+                  "report": ("minde.repro.report", "write the claims report of a budget (python -m minde.report)")}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the three subcommands."""
+    """The argument parser of the subcommands."""
     p = _Parser(prog="minde", description="MINDE mutual information estimation (ICLR 2024).")
     p.add_argument("--traceback", action="store_true", help="show tracebacks of unexpected errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -82,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, required=True, help="number of rows")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True, metavar="FILE.npz")
+    for name, (_, text) in REPRO_COMMANDS.items():  # listed in --help; their arguments are their own
+        sub.add_parser(name, help=text, add_help=False)
     return p
 
 
@@ -304,6 +314,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minde`` console script; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in REPRO_COMMANDS:  # the reproduction layer parses its own arguments
+        import importlib
+
+        try:
+            return int(importlib.import_module(REPRO_COMMANDS[args_list[0]][0]).main(args_list[1:]) or 0)
+        except SystemExit as exc:  # --help (0) or a usage error (2)
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        except KeyboardInterrupt:
+            print("minde: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

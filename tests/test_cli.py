@@ -240,3 +240,17 @@ def test_tasks_and_sample_round_trip(tmp_path):
         assert abs(np.corrcoef(data["x"][:, 0], data["y"][:, 0])[0, 1] - RHO) < 0.1
     table = run_cli("tasks", "--group", "highmi", cwd=tmp_path)
     assert table.returncode == 0 and "highmi-sparse-5-5-s2" in table.stdout
+
+
+def test_the_reproduction_commands_run_through_minde(capsys):
+    """``minde sweep|reproduce|report`` hand their arguments to the reproduction layer unchanged."""
+    from minde.cli import REPRO_COMMANDS, main
+
+    assert main(["--help"]) == 0
+    listed = capsys.readouterr().out
+    for name in REPRO_COMMANDS:
+        assert name in listed
+        assert main([name, "--help"]) == 0
+        assert "--budget" in capsys.readouterr().out
+    assert main(["report"]) == 2  # its own usage error: --budget is required
+    assert "--budget" in capsys.readouterr().err

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 import minde
-from minde.api import _fit_group, fold_indices
+from minde.api import _fit_group, cross_fit, fold_indices
 from minde.bench.tasks import get_task, sample
 from minde.data import train_test_split
 from minde.ensemble import cross_model_estimate
@@ -54,19 +54,10 @@ def disjoint(x: np.ndarray, y: np.ndarray, kind: str, seed: int, budget: str) ->
 
 
 def folds_x2(x: np.ndarray, y: np.ndarray, kind: str, seed: int, budget: str, folds: int = 5) -> dict[str, float]:
-    """The ``folds5x2`` design: (cross-model answer, paper-estimator answer)."""
-    parts = fold_indices(x.shape[0], folds, seed)
-    n_tr = x.shape[0] - max(len(p) for p in parts)
-    train = [np.setdiff1d(np.arange(x.shape[0]), p)[:n_tr] for p in parts]
-    models = [minde.MINDE(kind, budget=budget, seed=seed + i, progress=False) for i in range(2 * folds)]
-    _fit_group(models, [(x[train[i // 2]], y[train[i // 2]]) for i in range(2 * folds)])
-    cross, paper = [], []
-    for f, p in enumerate(parts):
-        pair = models[2 * f:2 * f + 2]
-        cross.append(cross_model_estimate(pair, x[p], y[p], seed=seed + f).mi)
-        paper.append(np.mean([m.estimate(x[p], y[p]).mi for m in pair]))
-    w = np.array([len(p) for p in parts], dtype=float) / x.shape[0]
-    return {"folds5x2": float(np.dot(w, cross)), "folds5x2_paper": float(np.dot(w, paper))}
+    """The ``folds5x2`` design, the default's ``minde.api.cross_fit`` with two models per fold:
+    (cross-model answer, paper-estimator answer)."""
+    r = cross_fit(x, y, kind, folds, seed=seed, budget=budget, models_per_fold=2, progress=False)
+    return {"folds5x2": r.cross.mi, "folds5x2_paper": r.mi}
 
 
 def main() -> None:

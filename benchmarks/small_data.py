@@ -5,8 +5,9 @@
 
 For each task, size n and seed (``minde.repro.small_data.run_sample_size_study``, the computation
 of ``notebooks/ablation_sample_size.ipynb``): n rows of the task's draw (seed s), given whole to
-``minde.estimate_mi`` with its defaults (below 5 000 rows: 5 cross-fitted models, each trained
-for at most 2 (MINDE-C) or 5 (MINDE-J) steps per training row). ``--old`` adds the former
+``minde.estimate_mi`` with its defaults (below 5 000 rows: 5 cross-fitted folds, one model per
+fold for MINDE-C and two, scored cross-model, for MINDE-J, each trained for at most 2 (MINDE-C)
+or 5 (MINDE-J) steps per training row; the MINDE column is the answer). ``--old`` adds the former
 defaults on the same rows (10 % held out, 10 000 steps whatever n). KSG (k = 5) reads all n
 rows. Prints one line per (task, n, seed, kind) with the truth, the estimates, their errors
 and whether the result carries a warning. Minutes at the quick budget; ``--old`` adds about a

@@ -460,11 +460,10 @@ def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
     w = np.array([len(p) for p in parts], dtype=float) / xa.shape[0]
 
     def combine(values: Sequence[float]) -> float:  # per model, fold by fold -> weighted over folds
-        return float(np.dot(w, np.asarray(values, dtype=float).reshape(folds, m).mean(1)))
+        return _fold_mean(w, np.asarray(values, dtype=float).reshape(folds, m).mean(1))
 
     def combine_se(values: Sequence[float]) -> float:
-        per_fold = np.sqrt(np.square(np.asarray(values, dtype=float)).reshape(folds, m).sum(1)) / m
-        return float(math.sqrt(np.dot(w**2, np.square(per_fold))))
+        return _fold_se(w, np.sqrt(np.square(np.asarray(values, dtype=float)).reshape(folds, m).sum(1)) / m)
 
     mi, mi_se = combine([r.mi for r in results]), combine_se([r.mi_stderr for r in results])
     mi_train = float(np.mean([r.mi_train for r in results]))
@@ -482,7 +481,17 @@ def cross_fit(x: Any, y: Any, kind: str = "c", folds: int = 5, *, seed: int = 0,
         estimate_seconds=sum(r.estimate_seconds for r in results) + sum(c.seconds for c in crosses),
         resumed_from_step=first.resumed_from_step, cross=_combine_folds(crosses, w) if crosses else None,
         n_train=n_tr, mi_train=mi_train, mi_train_stderr=mi_train_se,
-        warnings=tuple(reliability_warnings(kind, n_tr, mi, mi_se, mi_train, mi_train_se)), answer="")
+        warnings=tuple(reliability_warnings(kind, n_tr, mi, mi_se, mi_train, mi_train_se)))
+
+
+def _fold_mean(w: np.ndarray, values: Sequence[float]) -> float:
+    """The folds' values weighted by the folds' shares ``w`` of the rows."""
+    return float(np.dot(w, values))
+
+
+def _fold_se(w: np.ndarray, ses: Sequence[float]) -> float:
+    """Standard error of ``_fold_mean`` from the folds' independent standard errors."""
+    return float(math.sqrt(np.dot(w**2, np.square(ses))))
 
 
 def _combine_folds(crosses: Sequence[CrossModelEstimate], w: np.ndarray) -> CrossModelEstimate:
@@ -490,10 +499,10 @@ def _combine_folds(crosses: Sequence[CrossModelEstimate], w: np.ndarray) -> Cros
     combined as independent, and as ``*_model_se`` the standard error of the weighted mean from
     the folds' spread (NaN for one fold); the Gram matrices are left out (they differ per fold)."""
     def mean(name: str) -> float:
-        return float(np.dot(w, [getattr(c, name) for c in crosses]))
+        return _fold_mean(w, [getattr(c, name) for c in crosses])
 
     def mc_se(name: str) -> float:
-        return float(math.sqrt(np.dot(w**2, np.square([getattr(c, name) for c in crosses]))))
+        return _fold_se(w, [getattr(c, name) for c in crosses])
 
     def fold_se(name: str) -> float:
         v = np.array([getattr(c, name) for c in crosses], dtype=float)
@@ -508,7 +517,7 @@ def _combine_folds(crosses: Sequence[CrossModelEstimate], w: np.ndarray) -> Cros
                    mi_sigma_paper=mean("mi_sigma_paper"), mi_loss=mean("mi_loss"),
                    mi_loss_stderr=mc_se("mi_loss_stderr"), mi_sigma_loss=mean("mi_sigma_loss"),
                    mi_sigma_loss_stderr=mc_se("mi_sigma_loss_stderr"),
-                   entropies={k: float(np.dot(w, [c.entropies[k] for c in crosses])) for k in first.entropies},
+                   entropies={k: _fold_mean(w, [c.entropies[k] for c in crosses]) for k in first.entropies},
                    seconds=sum(c.seconds for c in crosses), gram={})
 
 
@@ -557,10 +566,10 @@ def estimate_mi(x: Any, y: Any, kind: str = "c", test_size: float | None = None,
             raise ValueError("cross-fitting trains default_models(kind) models per fold; give debias=, not n_seeds=")
         m = 1 if n_seeds == 1 else default_models(kind, debias)
         r = cross_fit(xa, ya, kind, folds, models_per_fold=m, **kwargs)
-        return replace(r, answer=f"minde_{kind}_cross" if m >= 2 else "")
-    test_size = 0.1 if test_size is None else test_size
-    k = default_models(kind, debias) if n_seeds is None else int(n_seeds)
-    x_tr, y_tr, x_te, y_te = train_test_split(xa, ya, test_size, kwargs.get("seed", 0))
-    r = MINDE(kind, n_seeds=k, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)
+    else:
+        test_size = 0.1 if test_size is None else test_size
+        k = default_models(kind, debias) if n_seeds is None else int(n_seeds)
+        x_tr, y_tr, x_te, y_te = train_test_split(xa, ya, test_size, kwargs.get("seed", 0))
+        r = MINDE(kind, n_seeds=k, **kwargs).fit(x_tr, y_tr).estimate(x_te, y_te)
     cross_answer = debias if debias is not None else kind in DEBIASED_KINDS
     return replace(r, answer=f"minde_{kind}_cross" if r.cross is not None and cross_answer else "")

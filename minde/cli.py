@@ -144,7 +144,7 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
             "test_size must", "--test-size must")) from None
 
 
-def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, n_test: int) -> dict:
+def _run_kinds(args: argparse.Namespace, x: np.ndarray, y: np.ndarray) -> dict:
     """Fit and estimate each requested kind (``minde.estimate_mi`` with the options); kind -> MIEstimate."""
     from .api import estimate_mi
 
@@ -265,7 +265,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     x, y = load_xy(args.data, args.x, args.y, args.y_file)
     split = _check_options(args, x.values.shape[0])
     loaded = time.perf_counter()
-    results = _run_kinds(args, x.values.astype(np.float32), y.values.astype(np.float32), split[1])
+    results = _run_kinds(args, x.values.astype(np.float32), y.values.astype(np.float32))
     seconds = {"load": loaded - start, "total": time.perf_counter() - start}
     rec = _record(args, (x, y), results, split, seconds)
     _emit(json.dumps(_strict_json(rec), indent=2, allow_nan=False) + "\n" if args.json else _table(rec), args.out)

@@ -164,13 +164,14 @@ def pair_summary(df: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide:
     rows = []
     for kind in ("c", "j"):
         full = ok[ok["variant"] == f"minde_{kind}_cross"].groupby("task")["abs_error"].first()
-        pair = ok[ok["variant"] == f"minde_{kind}_pair_cross"].groupby("task")["abs_error"]
+        pairs = ok[ok["variant"] == f"minde_{kind}_pair_cross"].groupby("task")
+        pair = pairs["abs_error"]
         tasks = sorted(set(full.index) & set(pair.groups))
         if not tasks:
             continue
         full, pair_mae = full[tasks], pair.mean()[tasks]
         pair_within = pair.apply(lambda e: float((e <= tol).mean()))[tasks]
-        spread = ok[ok["variant"] == f"minde_{kind}_pair_cross"].groupby("task")["estimate"].std()[tasks]
+        spread = pairs["estimate"].std()[tasks]
         w = [t for t in tasks if dims.get(t, 0) >= wide]
         rows.append({"kind": kind, "tasks": len(tasks), "models": int(pair.size()[tasks].max()),
                      "mae_k": full.mean(), "mae_pair": pair_mae.mean(),

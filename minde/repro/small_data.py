@@ -5,8 +5,9 @@ For each (task, n, seed): the first n rows of the task's draw for that seed are 
 ``minde.estimate_mi`` with the budget's defaults (below 5 000 rows: 5 cross-fitted folds, steps
 capped per training row; MINDE-J answers with the cross-model estimate of two models per fold or
 split), whose answer is recorded, and, up to ``former_max`` rows, with the former defaults (one
-model, one split with 10 % held out, the budget's fixed steps whatever n, the paper's estimator); KSG (k = 5) reads the same n rows, and
-InfoNCE trains its critic on half of them and scores the other half (bmi's own protocol). Rows are
+model, one split with 10 % held out, the budget's fixed steps whatever n, the paper's
+estimator); KSG (k = 5) reads the same n rows, and InfoNCE trains its critic on half of them and
+scores the other half (bmi's own protocol). Rows are
 saved after every (task, n, seed); a rerun computes only the (task, n, seed, method) rows still
 missing, so an interrupted study resumes and a method added to the plan is filled in alone.
 """

@@ -12,9 +12,9 @@ from minde.repro.experiments import get_plan
 def _capture(monkeypatch) -> dict:
     seen: dict = {}
 
-    def fake_screen(recs, tasks, seeds, kinds, n_train, out):
+    def fake_screen(recs, tasks, seeds, kinds, n_train, out, cross):
         seen.update(recipes=list(recs), tasks=list(tasks), seeds=list(seeds), kinds=list(kinds),
-                    n_train=n_train, out=out)
+                    n_train=n_train, out=out, cross=cross)
 
     monkeypatch.setattr(recipes, "run_recipe_screen", fake_screen)
     return seen
@@ -27,6 +27,7 @@ def test_cli_defaults_are_the_notebooks_quick_plan(monkeypatch, tmp_path: Path) 
     assert seen["recipes"] == list(plan.options["recipes"])
     assert seen["tasks"] == list(plan.tasks)
     assert seen["seeds"] == list(plan.seeds)
+    assert seen["cross"] is False
     # RECIPES holds more candidates than the notebook runs; the default must not add them
     assert set(recipes.RECIPES) - set(seen["recipes"])
 
@@ -87,3 +88,34 @@ def test_screen_trains_the_wider_network_and_records_its_width() -> None:
     assert list(width["base"]) == [64] and list(width["w2"]) == [128]
     est = df.set_index(["recipe", "variant"])["estimate"]
     assert est[("w2", "minde_c")] != est[("base", "minde_c")]
+
+
+def test_j60_weights_the_roles_like_an_unweighted_loss() -> None:
+    """With the loss weights w of docs/method.md §5 (1 on the joint role, 1 + d_y/D on a
+    conditional one), a joint share of 0.6 gives the joint role half of the expected loss weight,
+    as equal weights do at the default share of 0.5; the default gives it 40 %."""
+    from minde.masks import MaskTable
+
+    def joint_weight(probs) -> float:  # the joint role's share of the expected per-row loss weight
+        table = MaskTable.for_kind("j", (3, 3), probs=probs)
+        w = table.loss_dim.sum(-1) * table.probs  # w of each role (summed over its diffused dims) x its share
+        return float(w[0] / w.sum())
+
+    assert joint_weight(recipes.RECIPES["cosine-uniform-j60"].minde_kwargs(3, "j")["role_probs"]) == pytest.approx(0.5)
+    assert joint_weight(None) == pytest.approx(0.4)
+
+
+def test_cross_rows_cover_every_subset_of_the_seeds_models() -> None:
+    """--cross: one row per subset of k >= 2 of the K models; the full set's row is the group's
+    cross-model estimate, and the mean over the pairs equals it (each off-diagonal entry of the
+    Gram matrix is in the same number of pairs)."""
+    df = recipes.run_recipe_screen({"base": recipes.RECIPES["cosine-uniform"]}, ["1v1-normal-0.75"], [0, 1, 2],
+                                   kinds=("j",), n_train=300, n_test=200, budget="smoke", progress=False,
+                                   max_steps=40, cross=True)
+    cross = df[df["variant"] == "minde_j_cross"]
+    assert sorted(cross["subset"]) == ["0-1", "0-1-2", "0-2", "1-2"]
+    assert set(df.loc[df["variant"] == "minde_j", "models"]) == {1}
+    full = float(cross.loc[cross["models"] == 3, "estimate"].iloc[0])
+    pairs = cross.loc[cross["models"] == 2, "estimate"]
+    assert pairs.mean() == pytest.approx(full, rel=1e-9)
+    assert pairs.nunique() == 3  # the pairs really differ

@@ -271,3 +271,22 @@ def test_only_the_debiasing_study_reads_the_joint_evaluations() -> None:
 
     joint = {stem for stem in EXPERIMENTS for b in ("smoke", "quick", "paper") if wants_joint(stem, b)}
     assert joint == {"ablation_debiasing"}
+
+
+def test_the_paper_figures_draw_the_answer_beside_the_paper_estimators() -> None:
+    """The paper's figures keep every per-seed variant and add the MINDE-J answer of two models
+    (the kinds minde.api debiases, with its number of models); the other joint variants stay in
+    the debiasing study. The quick benchmark plan evaluates its seed groups jointly so that a run
+    from scratch draws the answer; the paper protocol's plan does not ask for it."""
+    from minde import api
+    from minde.repro.experiments import get_plan
+
+    assert api.ANSWER_MODELS == 2  # one pair of models: the ``_pair_cross`` rows
+    assert res.ANSWER_VARIANTS == tuple(f"minde_{k}_pair_cross" for k in api.DEBIASED_KINDS)
+    per_seed = ["minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma", "ksg"]
+    joint = ["minde_c_cross", "minde_c_loss", "minde_c_pair_cross", "minde_j_cross", "minde_j_sigma_loss"]
+    assert [v for v in per_seed + joint + ["minde_j_pair_cross"] if res.shown_variant(v, joint=False)] == \
+        per_seed + ["minde_j_pair_cross"]
+    assert all(res.shown_variant(v, joint=True) for v in per_seed + joint)
+    assert get_plan("fig03_benchmark_tasks", "quick").options.get("cross")
+    assert not get_plan("fig03_benchmark_tasks", "paper").options.get("cross")

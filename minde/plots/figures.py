@@ -28,10 +28,10 @@ __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi
 # no creation date in PDFs, so re-plotting unchanged results leaves the committed files unchanged
 _STABLE_METADATA = {"pdf": {"CreationDate": None}}
 # one distinct colour per entry of LABELS: the paper's MINDE variants, seven dark ones for the
-# cross-model and loss-difference variants, then matplotlib's other six and three dark ones for KDE and
+# cross-model and loss-difference variants, a teal for the MINDE-J answer (two models), then matplotlib's other six and three dark ones for KDE and
 # DoE, then two for the former small-data defaults (docs/method.md §18)
 _PALETTE = [f"C{i}" for i in range(4)] + ["#000000", "#7f3b08", "#542788", "#b2182b", "#666666", "#b35806",
-                                          "#8073ac"] + \
+                                          "#8073ac"] + ["#01857a"] + \
     [f"C{i}" for i in range(4, 10)] + ["#1b1b7a", "#a0760b", "#2f5f4f"] + ["#e7298a", "#66a61e"]
 
 

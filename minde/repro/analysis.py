@@ -12,12 +12,14 @@ __all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselin
            "summary_by_method", "benchmark_matrix", "recipe_summary", "FORMS", "form_summary", "pair_summary"]
 
 # display name of each result variant, in the canonical order (MINDE variants, then baselines)
-# the cross-model and loss-difference variants go beyond the paper (docs/method.md §17)
+# the cross-model and loss-difference variants go beyond the paper (docs/method.md §17);
+# minde_j_pair_cross is the repository's MINDE-J answer (two models), drawn in the paper's figures
 LABELS = {"minde_c": "MINDE-C", "minde_c_sigma": "MINDE-C(σ)", "minde_j": "MINDE-J",
           "minde_j_sigma": "MINDE-J(σ)", "minde_c_cross": "MINDE-C cross-model",
           "minde_c_sigma_cross": "MINDE-C(σ) cross-model", "minde_j_cross": "MINDE-J cross-model",
           "minde_j_sigma_cross": "MINDE-J(σ) cross-model", "minde_c_loss": "MINDE-C loss-difference",
           "minde_c_sigma_loss": "MINDE-C(σ) loss-difference", "minde_j_sigma_loss": "MINDE-J(σ) loss-difference",
+          "minde_j_pair_cross": "MINDE-J debiased, 2 models (beyond the paper)",
           "mine": "MINE", "infonce": "InfoNCE", "nwj": "NWJ",
           "dv": "DV", "ksg": "KSG", "cca": "CCA", "kde": "KDE", "doe_gauss": "DoE (Gaussian)",
           "doe_logistic": "DoE (logistic)",

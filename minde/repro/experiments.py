@@ -111,6 +111,11 @@ _ABL_PAPER = Plan(("1v1-normal-0.75", "multinormal-sparse-5-5-2-2.0",
 _RECIPE_PLAN = Plan(SCREEN_TASKS + EXTRA_TASKS, ("minde_c", "minde_j"), (0, 1, 2),
                     options={"recipes": STUDY_RECIPES, "max_steps": None})
 _QUICK_BASE = ("infonce", "ksg", "cca")
+# options of a plan's sweep: "cross" trains all seeds of a MINDE unit as one group and evaluates
+# them jointly (docs/method.md §17), so the figures can draw the MINDE-J answer of two models
+# (minde.repro.results.ANSWER_VARIANTS); "joint" shows every joint variant (the debiasing study)
+_CROSS = {"cross": True}
+_JOINT = {"cross": True, "joint": True}
 
 EXPERIMENTS: dict[str, NotebookSpec] = {
     "00_quickstart": NotebookSpec(
@@ -137,7 +142,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Figures 3-4 (40-task benchmark, per task)",
         ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",
         plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
-                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS),
+                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS, options=_CROSS),
                      Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
     "fig05_training_size": NotebookSpec(
         "Figures 5-8 (training-size ablation)",
@@ -180,9 +185,9 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Debiased MINDE: cross-model estimates (beyond the paper)", ("ablation_debiasing",),
         ("ablation_debiasing",), experiment="benchmark",
         # the benchmark's MINDE units with all seeds of a unit trained and evaluated together
-        plans=_plans(Plan(SMOKE_BENCH, MINDE_UNITS, (0, 1), options={"cross": True}),
-                     Plan(("benchmark",), MINDE_UNITS, QUICK_SEEDS, options={"cross": True}),
-                     Plan(("benchmark",), MINDE_UNITS, (0, 1, 2), (10_000,), options={"cross": True}))),
+        plans=_plans(Plan(SMOKE_BENCH, MINDE_UNITS, (0, 1), options=_JOINT),
+                     Plan(("benchmark",), MINDE_UNITS, QUICK_SEEDS, options=_JOINT),
+                     Plan(("benchmark",), MINDE_UNITS, (0, 1, 2), (10_000,), options=_JOINT))),
     "ablation_sample_size": NotebookSpec(
         "Small data sets: the defaults against the former ones, KSG and InfoNCE (beyond the paper)",
         ("ablation_sample_size",), ("ablation_sample_size",), experiment="ablation_sample_size",
@@ -291,10 +296,11 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
                    recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
                    dry_run=finished_only, cross=bool(plan.options.get("cross", False)),
                    echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
-    if not wants_joint(stem, budget) and "variant" in df:  # joint evaluations: the debiasing study's (§17)
-        from minde.repro.results import is_joint_variant
+    if "variant" in df:  # joint evaluations: the debiasing study's, and the answer's everywhere (§17)
+        from minde.repro.results import shown_variant
 
-        df = df[~df["variant"].map(is_joint_variant)].reset_index(drop=True)
+        joint = wants_joint(stem, budget)
+        df = df[df["variant"].map(lambda v: shown_variant(v, joint)).astype(bool)].reset_index(drop=True)
     if finished_only and not df.empty:  # a record of an earlier recipe is not a finished unit
         from minde.repro.results import load_units
         from minde.repro.units import outdated_records
@@ -310,8 +316,9 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
 
 def wants_joint(stem: str, budget: str) -> bool:
     """Does notebook ``stem`` show the seed groups' joint (cross-model) evaluations at ``budget``?
-    Only the plans that ask for them (docs/method.md §17); the paper's figures do not."""
-    return bool(get_plan(stem, budget).options.get("cross", False))
+    Only the plans that ask for them (docs/method.md §17); the paper's figures show the answer
+    variants alone (``minde.repro.results.shown_variant``)."""
+    return bool(get_plan(stem, budget).options.get("joint", False))
 
 
 def output_stem(stem: str, n_train: int | Sequence[int] | None = None) -> str:

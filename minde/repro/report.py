@@ -112,9 +112,9 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
             out.recipe = (f"{len(stale)} of {n_minde} MINDE unit records were trained with other settings than "
                           f"the {budget} budget's current recipe (e.g. {k[0]} {k[1]} seed {k[3]}: {why}); the "
                           "verdict and numbers below leave them out; rerun the notebook, and the sweep retrains them")
-        joint = wants_joint(stem, budget)  # only the debiasing study reads the joint evaluations (§17)
+        joint = wants_joint(stem, budget)  # only the debiasing study reads all joint evaluations (§17)
         rows = [r for k, rec in recs.items() if k not in stale for r in rec.rows()
-                if joint or not res.is_joint_variant(r["variant"])]
+                if res.shown_variant(r["variant"], joint)]
         df = pd.DataFrame(rows, columns=res.TIDY_COLUMNS[2:])  # empty when every record is stale
         df = df.sort_values(["task", "method", "variant", "n_train", "seed"], kind="stable")
         out.df = df.reset_index(drop=True)

@@ -26,7 +26,8 @@ import pandas as pd
 
 from minde._io import atomic_write, csv_text, results_root, source_revision
 
-__all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "is_joint_variant", "unit_dir", "unit_path",
+__all__ = ["UnitRecord", "UnitKey", "results_root", "method_variants", "is_joint_variant", "ANSWER_VARIANTS",
+           "shown_variant", "unit_dir", "unit_path",
            "write_unit", "load_unit", "load_units", "aggregate", "tidy_csv", "write_meta", "environment",
            "atomic_write_text", "CorruptRecordWarning", "TIDY_COLUMNS", "machine_info", "environment_fingerprint",
            "cpu_description", "checkpoint_dir",
@@ -52,6 +53,18 @@ def is_joint_variant(variant: str) -> bool:
     """Is ``variant`` a seed group's joint evaluation (``*_cross``, ``*_loss``; docs/method.md §17)
     rather than an estimate of one seed?"""
     return variant.endswith(("_cross", "_loss"))
+
+
+# the joint variants that are the repository's answer (minde.api.DEBIASED_KINDS with
+# minde.api.ANSWER_MODELS = 2 models): drawn in the paper's figures beside the paper's estimators,
+# labelled beyond the paper, wherever the records have them (docs/method.md §17)
+ANSWER_VARIANTS = ("minde_j_pair_cross",)
+
+
+def shown_variant(variant: str, joint: bool) -> bool:
+    """Does a figure show ``variant``? Every variant when it reads the joint evaluations
+    (``joint``, the debiasing study), otherwise the per-seed ones and ``ANSWER_VARIANTS``."""
+    return joint or not is_joint_variant(variant) or variant in ANSWER_VARIANTS
 
 
 def method_variants(method: str) -> list[str]:

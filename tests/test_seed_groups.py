@@ -276,10 +276,8 @@ def test_only_the_debiasing_study_reads_the_joint_evaluations() -> None:
 def test_the_paper_figures_draw_the_answer_beside_the_paper_estimators() -> None:
     """The paper's figures keep every per-seed variant and add the MINDE-J answer of two models
     (the kinds minde.api debiases, with its number of models); the other joint variants stay in
-    the debiasing study. The quick benchmark plan evaluates its seed groups jointly so that a run
-    from scratch draws the answer; the paper protocol's plan does not ask for it."""
+    the debiasing study."""
     from minde import api
-    from minde.repro.experiments import get_plan
 
     assert api.ANSWER_MODELS == 2  # one pair of models: the ``_pair_cross`` rows
     assert res.ANSWER_VARIANTS == tuple(f"minde_{k}_pair_cross" for k in api.DEBIASED_KINDS)
@@ -288,5 +286,3 @@ def test_the_paper_figures_draw_the_answer_beside_the_paper_estimators() -> None
     assert [v for v in per_seed + joint + ["minde_j_pair_cross"] if res.shown_variant(v, joint=False)] == \
         per_seed + ["minde_j_pair_cross"]
     assert all(res.shown_variant(v, joint=True) for v in per_seed + joint)
-    assert get_plan("fig03_benchmark_tasks", "quick").options.get("cross")
-    assert not get_plan("fig03_benchmark_tasks", "paper").options.get("cross")

@@ -229,3 +229,42 @@ def test_notebook_sweep_can_replace_sizes_and_compute_nothing(tmp_path: Path, ca
     only = sweep_results("fig03_benchmark_tasks", "smoke", root=tmp_path, n_train=500, seeds=[1], finished_only=True)
     assert sorted(set(only["method"])) == ["cca"] and "earlier recipe" in capsys.readouterr().out
     assert output_stem("x", None) == "x"
+
+
+def test_an_epoch_rule_sets_the_steps_of_minde_units_and_reruns_records_with_other_steps(tmp_path: Path) -> None:
+    """--epochs: a MINDE unit trains for ceil(epochs x n_train / batch) steps (at most the cap),
+    its record says so, a rerun with the same rule keeps it, and one with another rule retrains
+    it; baselines are untouched."""
+    from minde.repro.units import EpochRule, outdated_records
+
+    rule = EpochRule(2, cap=5)
+    assert rule.steps("1v1-normal-0.75", "minde_c", 200, "smoke") == 4  # 2 x 200 / 128 -> 4 (batch 128)
+    assert rule.steps("1v1-normal-0.75", "minde_c", 1000, "smoke") == 5  # 16, capped
+    assert rule.steps("1v1-normal-0.75", "cca", 1000, "smoke") is None
+    with pytest.raises(units.SweepArgumentError, match="epochs"):
+        EpochRule(0)
+    kw = dict(n_train="200,1000", n_test=100, out=tmp_path, progress=False)
+    df = sweep.run_sweep("e", "smoke", "1v1-normal-0.75", "minde_c,cca", "0", epochs=rule, **kw)
+    assert (df["status"] == "ok").all()
+    recs = res.load_units("e", "smoke", tmp_path)
+    steps = {k[2]: r.extra["settings"]["steps"] for k, r in recs.items() if k[1] == "minde_c"}
+    assert steps == {200: 4, 1000: 5}
+    assert not outdated_records(recs, "smoke", rule)
+    assert set(outdated_records(recs, "smoke")) == {k for k in recs if k[1] == "minde_c"}  # the budget's 200 steps
+    plan = sweep.plan_sweep("e", "smoke", "1v1-normal-0.75", "minde_c,cca", "0", out=tmp_path,
+                            n_train="200,1000", n_test=100, epochs=rule)
+    assert plan.todo == [] and plan.done == 4
+    plan = sweep.plan_sweep("e", "smoke", "1v1-normal-0.75", "minde_c,cca", "0", out=tmp_path,
+                            n_train="200,1000", n_test=100, epochs=EpochRule(3))
+    assert sorted((u.n_train, u.steps) for u in plan.todo) == [(200, 5), (1000, 24)]
+
+
+def test_the_cli_takes_an_epoch_rule(tmp_path: Path, capsys) -> None:
+    base = ["--experiment", "e", "--budget", "smoke", "--tasks", "1v1-normal-0.75", "--methods", "minde_c",
+            "--n-train", "300", "--out", str(tmp_path), "--dry-run"]
+    with pytest.raises(SystemExit):
+        sweep.main(base + ["--max-steps", "10"])
+    assert "--max-steps caps --epochs" in capsys.readouterr().err
+    assert sweep.main(base + ["--epochs", "0"]) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert sweep.main(base + ["--epochs", "4", "--max-steps", "7"]) == 0

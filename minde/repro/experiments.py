@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,13 @@ from minde._io import figure_dir, read_csv_exact, results_root
 from minde.config import BUDGETS
 from minde.repro.recipes import EXTRA_TASKS, SCREEN_TASKS, STUDY_RECIPES
 
+if TYPE_CHECKING:
+    from minde.repro.units import EpochRule
+
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
-           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds", "estimate_kinds", "wants_joint"]
+           "add_task_info", "output_stem", "budget_fingerprint", "check_seeds", "estimate_kinds", "wants_joint",
+           "epoch_rule"]
 
 BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
 ALL_BASELINES = ("mine", "infonce", "nwj", "dv", "ksg", "cca", "kde", "doe_gauss", "doe_logistic")
@@ -142,7 +146,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         "Figures 3-4 (40-task benchmark, per task)",
         ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",
         plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
-                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS, options=_CROSS),
+                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS),
                      Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))),
     "fig05_training_size": NotebookSpec(
         "Figures 5-8 (training-size ablation)",
@@ -291,10 +295,11 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
     plan, spec = get_plan(stem, budget), EXPERIMENTS[stem]
     experiment = plan.experiment or spec.experiment
     sizes = plan.n_train if n_train is None else ([n_train] if isinstance(n_train, int) else list(n_train))
+    rule = epoch_rule(stem, budget)
     df = run_sweep(experiment, budget, expand_tasks(plan.tasks), available_methods(plan.methods),
                    seeds=list(seeds if seeds is not None else plan.seeds), n_train=sizes, out=root,
                    recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
-                   dry_run=finished_only, cross=bool(plan.options.get("cross", False)),
+                   dry_run=finished_only, cross=bool(plan.options.get("cross", False)), epochs=rule,
                    echo=(lambda text: print(text.splitlines()[0])) if finished_only else print)
     if "variant" in df:  # joint evaluations: the debiasing study's, and the answer's everywhere (§17)
         from minde.repro.results import shown_variant
@@ -305,13 +310,22 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
         from minde.repro.results import load_units
         from minde.repro.units import outdated_records
 
-        stale = outdated_records(load_units(experiment, budget, root), budget)
+        stale = outdated_records(load_units(experiment, budget, root), budget, rule)
         keep = [k not in stale for k in zip(df["task"], df["method"], df["n_train"], df["seed"])]
         if not all(keep):
             print(f"left out {len(keep) - sum(keep)} row(s) of units trained with an earlier recipe of the "
                   f"{budget} budget")
             df = df[keep].reset_index(drop=True)
     return df
+
+
+def epoch_rule(stem: str, budget: str) -> EpochRule | None:
+    """The steps rule of notebook ``stem``'s plan at ``budget`` (plan options "epochs" and
+    "epoch_cap"), or None: its MINDE units train for the budget's steps."""
+    from minde.repro.units import EpochRule
+
+    options = get_plan(stem, budget).options
+    return EpochRule(options["epochs"], options.get("epoch_cap")) if "epochs" in options else None
 
 
 def wants_joint(stem: str, budget: str) -> bool:

@@ -29,7 +29,7 @@ from minde._io import atomic_write, figure_dir, project_root, results_root
 from minde.config import BUDGETS
 from minde.repro import results as res
 from minde.repro.claims import CLAIMS, NO_RESULTS, RULE, Verdict, judge
-from minde.repro.experiments import EXPERIMENTS, budget_fingerprint, check_budget, wants_joint
+from minde.repro.experiments import EXPERIMENTS, budget_fingerprint, check_budget, epoch_rule, wants_joint
 from minde.repro.provenance import RevisionStatus, git, revision_status
 
 __all__ = ["SOURCES", "Source", "Loaded", "load_results", "build_report", "write_report", "report_path",
@@ -105,7 +105,7 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
     if recs:
         from minde.repro.units import outdated_records
 
-        stale = outdated_records(recs, budget)
+        stale = outdated_records(recs, budget, epoch_rule(stem, budget))
         n_minde = sum(r.ok and r.method.startswith("minde_") for r in recs.values())
         if stale:
             k, why = next(iter(sorted(stale.items())))

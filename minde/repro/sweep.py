@@ -48,6 +48,7 @@ from minde.repro import results as res
 from minde.repro.units import (
     MINDE_METHODS,
     Checkpointing,
+    EpochRule,
     SweepArgumentError,
     Unit,
     checkpoint_files,
@@ -174,12 +175,13 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
                methods: str | Iterable[str], seeds: str | int | Iterable[int] = "0",
                n_train: str | int | Iterable[int] | None = None, n_test: int | str | None = None,
                out: str | os.PathLike | None = None, retry_failed: bool = False,
-               recompute: bool = False, cross: bool = False) -> SweepPlan:
+               recompute: bool = False, cross: bool = False, epochs: EpochRule | None = None) -> SweepPlan:
     """Validate every argument (before any work) and decide which units run.
 
     ``cross``: every MINDE unit with other seeds in the plan needs a cross-model evaluation over
     all of them (docs/method.md §17); where a finished record lacks one, all seeds of that unit
-    are rerun together."""
+    are rerun together. ``epochs``: the MINDE units train for the steps of this rule (a finished
+    record trained for other steps is rerun) instead of the budget's."""
     if not isinstance(experiment, str) or not _NAME.match(experiment):
         raise SweepArgumentError(f"--experiment: {experiment!r} is not a valid name; use letters, "
                                  "digits, '.', '_' or '-' (starting with a letter or digit)")
@@ -198,7 +200,9 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
     from minde.bench.tasks import get_task
 
     truth = {t: float(get_task(t).mi) for t in task_list}
-    units = [Unit(t, m, n, n_te[0], s, budget, truth[t])
+    steps = {(t, m, n): epochs.steps(t, m, n, budget) if epochs is not None else None
+             for t in task_list for m in method_list for n in sizes}
+    units = [Unit(t, m, n, n_te[0], s, budget, truth[t], steps[t, m, n])
              for t in task_list for m in method_list for n in sizes for s in seed_list]
     plan = SweepPlan(experiment, budget, root, units, [], keys={u.key for u in units})
     existing = res.load_units(experiment, budget, root) if not recompute else {}
@@ -369,7 +373,8 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
               workers: int | None = None, scheduler: str | None = None, progress: bool = True,
               echo: Callable[[str], None] = print, group_size: int | None = None,
               allow_dirty: bool = False, checkpoint_every: int | None = None,
-              checkpoint_seconds: float | None = 600.0, cross: bool = False) -> pd.DataFrame:
+              checkpoint_seconds: float | None = 600.0, cross: bool = False,
+              epochs: EpochRule | None = None) -> pd.DataFrame:
     """Run a sweep and return the tidy rows (``minde.repro.results.TIDY_COLUMNS``) of its units.
 
     Estimates and truths are in nats; one row per variant (minde_c gives minde_c and
@@ -383,6 +388,7 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     saves its checkpoint (None: that criterion off; both None: no checkpoints).
     ``cross``: all seeds of a MINDE unit train in one group and are evaluated jointly for the
     cross-model estimate (docs/method.md §17); finished units without that evaluation are rerun.
+    ``epochs``: MINDE units train for the steps of this rule (``EpochRule``) instead of the budget's.
     """
     from minde.repro.cluster import check_dask_args
 
@@ -403,7 +409,7 @@ def run_sweep(experiment: str, budget: str, tasks: str | Iterable[str], methods:
     if dirty and allow_dirty and out is None:
         out = provenance.dirty_results_root()
     plan = plan_sweep(experiment, budget, tasks, methods, seeds, n_train, n_test, out,
-                      retry_failed, recompute, cross)
+                      retry_failed, recompute, cross, epochs)
     if dirty and not allow_dirty and plan.todo and not dry_run:
         provenance.check_sweep_source(plan.root, experiment, budget, rev)
     echo(_describe(plan, limit=40 if dry_run else 0))
@@ -514,6 +520,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cross", action="store_true",
                    help="train all seeds of a MINDE unit together and evaluate them jointly (cross-model "
                         "estimate, docs/method.md §17); rerun finished units that lack it")
+    p.add_argument("--epochs", type=int, default=None, metavar="E",
+                   help="MINDE units train E epochs (E x ceil(n_train / batch) steps) instead of the "
+                        "budget's steps, so the steps grow with the training size (docs/method.md §12)")
+    p.add_argument("--max-steps", type=int, default=None, metavar="S",
+                   help="with --epochs: at most S steps")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--allow-dirty", action="store_true",
                    help="allow uncommitted changes in minde/; results go to data/results-dirty/ unless --out")
@@ -554,11 +565,15 @@ def main(argv: list[str] | None = None) -> int:
     every_s = a.checkpoint_seconds if a.checkpoint_seconds and a.checkpoint_seconds > 0 else None
     if a.checkpoint_seconds is not None and a.checkpoint_seconds < 0:
         p.error(f"--checkpoint-seconds: must be >= 0, got {a.checkpoint_seconds}")
+    if a.max_steps is not None and a.epochs is None:
+        p.error("--max-steps caps --epochs; give --epochs too")
     try:
+        rule = EpochRule(a.epochs, a.max_steps) if a.epochs is not None else None
         df = run_sweep(a.experiment, a.budget, a.tasks, a.methods, a.seeds, a.n_train, a.n_test,
                        a.out, a.retry_failed, a.recompute, a.dry_run, a.workers, a.scheduler,
                        progress=not a.no_progress, group_size=a.group_size, allow_dirty=a.allow_dirty,
-                       checkpoint_every=a.checkpoint_every, checkpoint_seconds=every_s, cross=a.cross)
+                       checkpoint_every=a.checkpoint_every, checkpoint_seconds=every_s, cross=a.cross,
+                       epochs=rule)
     except SweepArgumentError as exc:
         print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ from typing import Any
 
 from minde.repro.results import UnitKey, UnitRecord, checkpoint_path, environment, method_variants, utc_now
 
-__all__ = ["SweepArgumentError", "Unit", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
+__all__ = ["SweepArgumentError", "Unit", "EpochRule", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
            "failed_record", "Checkpointing", "recipe_mismatch", "outdated_records"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
@@ -43,6 +43,7 @@ class Unit:
     seed: int  # data seed = initialisation seed
     budget: str  # smoke | quick | paper
     truth: float | None = None  # ground-truth MI in nats, if known
+    steps: int | None = None  # MINDE: optimiser steps set by the plan (EpochRule); None: the budget's
 
     @property
     def key(self) -> UnitKey:
@@ -52,6 +53,33 @@ class Unit:
     def label(self) -> str:
         """Short human-readable name."""
         return f"{self.task} {self.method} n={self.n_train} seed={self.seed}"
+
+
+@dataclass(frozen=True)
+class EpochRule:
+    """Training steps that grow with the training size (docs/method.md §12): as many steps as
+    show the model ``epochs`` x n_train rows, ceil(epochs x n_train / batch) with the batch of
+    the budget's rule, at most ``cap``. A plan with this rule gives its MINDE units these steps
+    instead of the budget's (the quick budget's are fixed, whatever the size)."""
+
+    epochs: int
+    cap: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, v in (("epochs", self.epochs), ("cap", self.cap)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise SweepArgumentError(f"--{name}: must be a positive integer, got {v!r}")
+
+    def steps(self, task: str, method: str, n_train: int, budget: str) -> int | None:
+        """The steps of a MINDE unit (None for a baseline)."""
+        if method not in MINDE_METHODS:
+            return None
+        from minde.bench.tasks import get_task
+        from minde.config import get_budget, resolve_settings
+
+        batch = resolve_settings(get_budget(budget), get_task(task).dim_x, n_train, kind=method[-1]).batch_size
+        steps = math.ceil(self.epochs * n_train / batch)
+        return steps if self.cap is None else min(steps, self.cap)
 
 
 @dataclass(frozen=True)
@@ -104,7 +132,7 @@ def _run_minde(unit: Unit, data: tuple, checkpoints: Checkpointing | None = None
 
     x_tr, y_tr, x_te, y_te = data
     ckpt = checkpoints.kwargs([unit]) if checkpoints is not None else {}
-    model = MINDE(unit.method[-1], budget=unit.budget, seed=unit.seed, progress=progress, **ckpt)
+    model = MINDE(unit.method[-1], budget=unit.budget, seed=unit.seed, steps=unit.steps, progress=progress, **ckpt)
     est = model.fit(x_tr, y_tr).estimate(x_te, y_te)
     return dict(est.variants), _minde_extra(est)
 
@@ -183,7 +211,8 @@ _RECIPE_KEYS = ("steps", "batch_size", "lr", "ema_decay", "mc_iter", "lr_schedul
 
 def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     """Why a finished MINDE record was trained with other settings than ``unit``'s budget now
-    resolves to (e.g. a budget whose recipe changed since), or None when they agree.
+    resolves to (e.g. a budget whose recipe changed since), or None when they agree. A unit
+    whose plan sets its steps (``Unit.steps``) is checked against those steps.
 
     Records written before a setting existed are read with that setting's old default
     (constant learning rate, no warm-up, t in training as at estimation, rows drawn with
@@ -198,7 +227,7 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
 
     budget = get_budget(unit.budget)
     want: dict[str, Any] = asdict(resolve_settings(budget, get_task(unit.task).dim_x, unit.n_train,
-                                                   kind=unit.method[-1]))
+                                                   kind=unit.method[-1], steps=unit.steps))
     want["importance_sampling"] = True  # the sweep estimates with importance-sampled t
     train_is = budget.train_importance(unit.method[-1])
     want["train_importance_sampling"] = True if train_is is None else train_is
@@ -213,12 +242,15 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     return ", ".join(diff) or None
 
 
-def outdated_records(records: dict[UnitKey, UnitRecord], budget: str) -> dict[UnitKey, str]:
+def outdated_records(records: dict[UnitKey, UnitRecord], budget: str,
+                     epochs: EpochRule | None = None) -> dict[UnitKey, str]:
     """The finished MINDE records among ``records`` (of one results folder at ``budget``) that
-    ``recipe_mismatch`` finds trained with other settings, each with why."""
+    ``recipe_mismatch`` finds trained with other settings, each with why; ``epochs``: the
+    plan's rule for the steps, if it has one."""
     out = {}
     for key, rec in records.items():
-        unit = Unit(rec.task, rec.method, rec.n_train, rec.n_test, rec.seed, budget, rec.truth)
+        steps = epochs.steps(rec.task, rec.method, rec.n_train, budget) if epochs is not None else None
+        unit = Unit(rec.task, rec.method, rec.n_train, rec.n_test, rec.seed, budget, rec.truth, steps)
         why = recipe_mismatch(unit, rec)
         if why is not None:
             out[key] = why
@@ -229,7 +261,7 @@ def _group_key(unit: Unit) -> tuple | None:
     """Units with the same key (MINDE units only) may train as one batch; None: never grouped."""
     if unit.method not in MINDE_METHODS:
         return None
-    return (unit.task, unit.method, unit.n_train, unit.n_test, unit.budget)
+    return (unit.task, unit.method, unit.n_train, unit.n_test, unit.budget, unit.steps)
 
 
 def max_group_size(unit: Unit, device: Any = None) -> int:
@@ -343,7 +375,7 @@ def _run_minde_group(group: list[Unit], checkpoints: Checkpointing | None = None
     ckpt = checkpoints.kwargs([group[i] for i in live]) if checkpoints is not None and live else {}
     try:
         ests = fit_estimate_group(first.method[-1], [data[i] for i in live],
-                                  [group[i].seed for i in live], budget=first.budget,
+                                  [group[i].seed for i in live], budget=first.budget, steps=first.steps,
                                   progress=progress, cross=True, **ckpt) if live else []
     except TrainingDivergedError as exc:
         for i in live:

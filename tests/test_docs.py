@@ -269,3 +269,21 @@ def test_readme_verdicts_are_those_of_the_committed_claims_report():
     readme = _md_rows((ROOT / "README.md").read_text(encoding="utf-8"), "| paper item | claim | verdict")
     assert [(claim, verdict) for _, claim, verdict, _ in report] == [
         (claim, verdict) for _, claim, verdict, *_ in readme]
+
+
+def test_section_17_models_and_roles_table_matches_its_csv():
+    import pandas as pd
+
+    r = pd.read_csv(RECIPES_DIR / "models_roles.csv")
+    r["ae"] = (r["estimate"] - r["truth"]).abs()
+    expected = {}
+    for (task, recipe), g in r.groupby(["task", "recipe"]):
+        cross = g[g["variant"] == "minde_j_cross"]
+        share = {"cosine-uniform": "0.5 (default)", "cosine-uniform-j60": "0.6"}[recipe]
+        paper = g.loc[(g["models"] == 1) & (g["variant"] == "minde_j"), "estimate"]
+        assert len(paper) == 5 and len(cross) == 26  # 5 seeds; 10 + 10 + 5 + 1 subsets
+        expected[f"{task} ({g['truth'].iloc[0]:.3f}) | {share}"] = [
+            g["truth"].iloc[0], None, paper.mean(), float(cross.loc[cross["models"] == 5, "estimate"].iloc[0]),
+            tuple(cross.loc[cross["models"] == k, "ae"].mean() for k in (2, 3, 4, 5)),
+            cross.loc[cross["models"] == 2, "estimate"].std()]
+    _check_table(17, "task (truth) | joint share", expected)

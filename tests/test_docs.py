@@ -287,3 +287,19 @@ def test_section_17_models_and_roles_table_matches_its_csv():
             tuple(cross.loc[cross["models"] == k, "ae"].mean() for k in (2, 3, 4, 5)),
             cross.loc[cross["models"] == 2, "estimate"].std()]
     _check_table(17, "task (truth) | joint share", expected)
+
+
+def test_readme_answer_numbers_are_table_1s():
+    """The README's sentence on MINDE-J's answer quotes the quick Table 1 summary."""
+    import pandas as pd
+
+    summary = pd.read_csv(ROOT / "figures" / "quick" / "tab01_summary.csv").set_index("method")
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    m = re.search(r"mean absolute error is (\d\.\d{3}) nats \((\d+) tasks within 0\.1\), against (\d\.\d{3}) "
+                  r"\((\d+)\) for the paper's MINDE-J and (\d\.\d{3}) \((\d+)\) for the paper's MINDE-C", text)
+    assert m, "the README's answer sentence is missing or reworded"
+    for (mae, within), label in zip(zip(m.groups()[::2], m.groups()[1::2]),
+                                    ("MINDE-J debiased, 2 models (beyond the paper)", "MINDE-J", "MINDE-C")):
+        row = summary.loc[label]
+        assert abs(float(mae) - row["mae"]) <= 0.0005 and int(within) == row["within_0.1"], label
+    assert summary.loc["MINDE-J debiased, 2 models (beyond the paper)", "tasks"] == 40

@@ -63,6 +63,33 @@ def test_committed_quick_report_is_what_the_command_regenerates(at_repo):
         "reports/quick.md is stale: run `python -m minde.report --budget quick` and commit it"
 
 
+PAPER_10K = ("fig03_benchmark_tasks", "tab01_benchmark_table", "fig05_training_size")
+
+
+@pytest.mark.skipif(not _full_history(), reason="needs a git checkout with full history")
+def test_committed_paper_protocol_report_is_what_make_paper_10k_regenerates(at_repo):
+    """reports/paper_n10000.md: the paper protocol at 10 000 samples, seeds 0-2, from the
+    committed paper records, with the figures the notebooks write for that size."""
+    committed = (REPO / "reports" / "paper_n10000.md").read_text(encoding="utf-8")
+    text = report.build_report("paper", stems=PAPER_10K, n_train=10_000, seeds=[0, 1, 2])
+    assert text == committed, "reports/paper_n10000.md is stale: run `make paper-10k` and commit it"
+    assert "(../figures/fig03_benchmark_tasks_1_20_n10000.png)" in text
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "--n-train 10000 --seeds 0-2" in makefile and ",".join(PAPER_10K) in makefile
+
+
+def test_one_training_size_selects_its_rows_and_names_the_report(at_repo, tmp_path):
+    assert report.report_path("paper", tmp_path, 10_000) == tmp_path / "reports" / "paper_n10000.md"
+    loaded = report.load_results("fig03_benchmark_tasks", "paper", n_train=10_000, seeds=[1])
+    assert set(loaded.df["n_train"]) == {10_000} and set(loaded.df["seed"]) == {1}
+    empty = report.load_results("fig03_benchmark_tasks", "paper", n_train=123)
+    assert empty.df.empty
+    text = report.build_report("paper", stems=["fig03_benchmark_tasks"], n_train=123)
+    assert f"**Verdict: {NO_RESULTS}**" in text
+    assert report.main(["--budget", "paper", "--seeds", "0-2"]) == 2
+    assert report.main(["--budget", "paper", "--only", "no_such_notebook"]) == 2
+
+
 def test_report_links_figures_relative_to_the_report(at_repo):
     text = report.build_report("quick")
     assert "(../figures/quick/fig01_high_mi_benchmark.png)" in text

@@ -306,12 +306,15 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
         return _none(threshold)
     agg = aggregate_seeds(ok)
     sizes = sorted(int(n) for n in agg["n_train"].unique())
+    if len(sizes) < 2:
+        return _none(threshold, f"Only one training size (n_train = {sizes[0]}) is in these results; the claim "
+                                "compares two or more.")
     checks: list[Check] = []
     interp = []
     for v in [m for m in mains if m in set(agg["variant"])]:
         e = agg[agg["variant"] == v].assign(e=lambda a: a["bias"].abs())
         e = e.pivot_table(index="task", columns="n_train", values="e").dropna()
-        if e.empty or len(sizes) < 2:
+        if e.empty:
             continue
         mae = e.mean()
         for a, b in zip(sizes, sizes[1:]):

@@ -1,8 +1,10 @@
 """The claims report: for each notebook, the paper's claim, its figure, the numbers and a verdict.
 
     python -m minde.report --budget smoke|quick|paper [--out DIR]
+    python -m minde.report --budget paper --n-train 10000 --seeds 0-2 --only STEM,STEM
 
-writes ``<DIR or project root>/reports/<budget>.md`` from the results under
+writes ``<DIR or project root>/reports/<budget>.md`` (``<budget>_n<N>.md`` for one training size
+and its seeds, e.g. the paper protocol at 10 000 samples) from the results under
 ``data/results/<experiment>/<budget>/`` alone (nothing is computed): unit records of the sweeps
 and the CSVs the other notebooks cache. Verdicts come from ``minde.repro.claims.judge``, the
 function each notebook's last cell calls. The report lists the code revision (``git_rev``) of
@@ -29,7 +31,15 @@ from minde._io import atomic_write, figure_dir, project_root, results_root
 from minde.config import BUDGETS
 from minde.repro import results as res
 from minde.repro.claims import CLAIMS, NO_RESULTS, RULE, Verdict, judge
-from minde.repro.experiments import EXPERIMENTS, budget_fingerprint, check_budget, epoch_rule, wants_joint
+from minde.repro.experiments import (
+    EXPERIMENTS,
+    budget_fingerprint,
+    check_budget,
+    epoch_rule,
+    get_plan,
+    output_stem,
+    wants_joint,
+)
 from minde.repro.provenance import RevisionStatus, git, revision_status
 
 __all__ = ["SOURCES", "Source", "Loaded", "load_results", "build_report", "write_report", "report_path",
@@ -101,7 +111,7 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
     src = SOURCES[stem]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", res.CorruptRecordWarning)
-        recs = res.load_units(src.experiment, budget, root)
+        recs = res.load_units(out.folder.parent.name, budget, root)
     if recs:
         from minde.repro.units import outdated_records
 
@@ -186,12 +196,25 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     return out
 
 
-def load_results(stem: str, budget: str, root: str | os.PathLike | None = None) -> Loaded:
-    """The committed results of notebook ``stem`` at ``budget`` under the results root ``root``."""
+def load_results(stem: str, budget: str, root: str | os.PathLike | None = None, n_train: int | None = None,
+                 seeds: Iterable[int] | None = None) -> Loaded:
+    """The committed results of notebook ``stem`` at ``budget`` under the results root ``root``;
+    ``n_train`` / ``seeds``: only the rows of that training size and those seeds (a sweep's)."""
     src = SOURCES[stem]
     root = Path(root) if root is not None else results_root()
-    out = Loaded(stem, root / src.experiment / budget)
-    return _load_sweep(stem, budget, root, out) if src.kind == "sweep" else _load_table(stem, budget, out)
+    experiment = (get_plan(stem, budget).experiment or src.experiment) if src.kind == "sweep" else src.experiment
+    out = Loaded(stem, root / experiment / budget)
+    out = _load_sweep(stem, budget, root, out) if src.kind == "sweep" else _load_table(stem, budget, out)
+    if (n_train is not None or seeds is not None) and out.df is not None and "n_train" in out.df:
+        keep = out.df["n_train"] == n_train if n_train is not None else out.df["n_train"].notna()
+        if seeds is not None:
+            keep &= out.df["seed"].isin(list(seeds))
+        out.df = out.df[keep].reset_index(drop=True)
+        out.records += f"; this report reads the {len(out.df)} rows with n_train = {n_train}" + (
+            f" and seeds {_ints(seeds)}" if seeds is not None else "")
+        if not out.df.empty:
+            out.n_train, out.seeds = _ints(out.df["n_train"]), _ints(out.df["seed"])
+    return out
 
 
 def _uncommitted(folder: Path, repo: Path) -> str:
@@ -244,7 +267,8 @@ def _short(rev: str) -> str:
 
 
 def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses: dict[str, RevisionStatus],
-             project: Path, report_dir: Path, repo: Path, details_in: str | None = None) -> list[str]:
+             project: Path, report_dir: Path, repo: Path, details_in: str | None = None,
+             n_train: int | None = None) -> list[str]:
     """The markdown of one notebook's section."""
     claim = CLAIMS[stem]
     lines = [f"## {claim.artefact} (`notebooks/{stem}.ipynb`)", "",
@@ -254,7 +278,7 @@ def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses:
     if verdict.checks:
         lines[-1] += f" ({verdict.passed} of {len(verdict.checks)} checks pass.)"
     lines += ["", verdict.interpretation, ""]
-    pngs = [figure_dir(budget, project) / f"{f}.png" for f in EXPERIMENTS[stem].figures]
+    pngs = [figure_dir(budget, project) / f"{output_stem(f, n_train)}.png" for f in EXPERIMENTS[stem].figures]
     lines += ["**Figure.** " + " ".join(
         f"[`{_rel(p, project)}`]({_rel(p, report_dir)})" + ("" if p.is_file() else " (not generated)")
         for p in pngs), ""]
@@ -293,23 +317,37 @@ def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses:
 
 
 def build_report(budget: str, results: str | os.PathLike | None = None, report_dir: str | os.PathLike | None = None,
-                 repo: str | os.PathLike | None = None, stems: Iterable[str] = ORDER) -> str:
-    """The report's markdown for ``budget`` (results root ``results``; links relative to ``report_dir``)."""
+                 repo: str | os.PathLike | None = None, stems: Iterable[str] = ORDER, n_train: int | None = None,
+                 seeds: Iterable[int] | None = None) -> str:
+    """The report's markdown for ``budget`` (results root ``results``; links relative to ``report_dir``);
+    ``n_train`` / ``seeds``: one training size and its seeds (e.g. the paper protocol at 10 000
+    samples, seeds 0-2), with the figures the notebooks write for it (``output_stem``)."""
     check_budget(budget)
     project = project_root()
     repo = Path(repo) if repo is not None else project
     report_dir = Path(report_dir) if report_dir is not None else project / "reports"
     stems = list(stems)
-    loaded = {s: load_results(s, budget, results) for s in stems}
+    seeds = sorted(seeds) if seeds is not None else None
+    loaded = {s: load_results(s, budget, results, n_train, seeds) for s in stems}
     verdicts = {s: judge(s, loaded[s].df, budget) for s in stems}
     revs = sorted({r for ld in loaded.values() for r in ld.revisions})
     statuses = {r: revision_status(r, repo) for r in revs}
     flagged = [r for r in revs if statuses[r].flagged]
 
-    lines = [f"# Claims report: {budget} budget", "",
-             f"Written by `python -m minde.report --budget {budget}` from the results under "
+    where = f"{budget} budget" if n_train is None else (
+        f"{'paper protocol' if budget == 'paper' else budget + ' budget'} at n_train = {n_train:,}".replace(",", " ")
+        + (f", seeds {_ints(seeds)}" if seeds is not None else ""))
+    command = f"python -m minde.report --budget {budget}" + (
+        f" --n-train {n_train}" if n_train is not None else "") + (
+        f" --seeds {','.join(str(s) for s in seeds)}" if seeds is not None else "") + (
+        f" --only {','.join(stems)}" if n_train is not None else "")
+    regenerated = ("`make reproduce` regenerates it last. " if n_train is None else
+                   "`make paper-10k` regenerates it after the figures. " if (budget, n_train) == ("paper", 10_000)
+                   else "")
+    lines = [f"# Claims report: {where}", "",
+             f"Written by `{command}` from the results under "
              f"`data/results/<experiment>/{budget}/` alone (unit records and the CSVs the notebooks "
-             "cache); nothing is recomputed. `make reproduce` regenerates it last. Each verdict is "
+             "cache); nothing is recomputed. " + regenerated + "Each verdict is "
              "computed by `minde.repro.claims.judge`, the function each notebook's last cell calls, "
              "and its threshold is written next to it. Verdict rule: " + RULE + ". All quantities are in "
              "nats; the paper is Franzese, Bounoua and Michiardi, ICLR 2024 (arXiv:2310.09031), and "
@@ -317,7 +355,8 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
              "## Summary", "",
              "| artefact | claim | verdict | budget |", "|---|---|---|---|"]
     for s in stems:
-        lines.append(f"| {CLAIMS[s].artefact} | {CLAIMS[s].summary} | {verdicts[s].verdict} | {budget} |")
+        lines.append(f"| {CLAIMS[s].artefact} | {CLAIMS[s].summary} | {verdicts[s].verdict} | "
+                     f"{budget if n_train is None else f'{budget}, n_train = {n_train}'} |")
     lines.append("")
     by_exp = {SOURCES[s].experiment: loaded[s].revisions for s in stems}  # fig03 and tab01 share one
     n_flag = sum(c.get(r, 0) for c in by_exp.values() for r in flagged)
@@ -340,7 +379,7 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
     for s in stems:
         lines += _section(s, budget, loaded[s], verdicts[s], statuses, project, report_dir, repo,
-                          shown.get(SOURCES[s].experiment))
+                          shown.get(SOURCES[s].experiment), n_train)
         shown.setdefault(SOURCES[s].experiment, CLAIMS[s].artefact)
     lines += ["## Code revisions", "",
               "Every `git_rev` stamped on the records used above, checked against this checkout's HEAD. "
@@ -359,16 +398,19 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def report_path(budget: str, out: str | os.PathLike | None = None) -> Path:
-    """``<out or project root>/reports/<budget>.md``."""
-    return (Path(out) if out is not None else project_root()) / "reports" / f"{check_budget(budget)}.md"
+def report_path(budget: str, out: str | os.PathLike | None = None, n_train: int | None = None) -> Path:
+    """``<out or project root>/reports/<budget>.md`` (``<budget>_n<n_train>.md`` for one size)."""
+    name = check_budget(budget) + ("" if n_train is None else f"_n{int(n_train)}")
+    return (Path(out) if out is not None else project_root()) / "reports" / f"{name}.md"
 
 
 def write_report(budget: str, out: str | os.PathLike | None = None,
-                 results: str | os.PathLike | None = None) -> Path:
+                 results: str | os.PathLike | None = None, n_train: int | None = None,
+                 seeds: Iterable[int] | None = None, stems: Iterable[str] = ORDER) -> Path:
     """Write the report of ``budget`` (atomically) and return its path."""
-    path = report_path(budget, out)
-    atomic_write(path, build_report(budget, results, report_dir=path.parent))
+    path = report_path(budget, out, n_train)
+    atomic_write(path, build_report(budget, results, report_dir=path.parent, stems=stems, n_train=n_train,
+                                    seeds=seeds))
     return path
 
 
@@ -378,13 +420,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", required=True, help="smoke, quick or paper")
     p.add_argument("--out", default=None, help="write DIR/reports/BUDGET.md (default: the project root)")
     p.add_argument("--results", default=None, help=argparse.SUPPRESS)  # tests: another results root
+    p.add_argument("--n-train", type=int, default=None,
+                   help="only this training size (writes reports/BUDGET_nN.md), e.g. 10000 at the paper budget")
+    p.add_argument("--seeds", default=None, help="with --n-train: only these seeds, e.g. 0-2")
+    p.add_argument("--only", default=None, help="comma list of notebook stems (default: every notebook)")
     a = p.parse_args(argv)
     try:
         check_budget(a.budget)
+        stems = [s for s in a.only.split(",") if s] if a.only else list(ORDER)
+        unknown = [s for s in stems if s not in CLAIMS]
+        if unknown:
+            raise ValueError(f"unknown notebook(s) {unknown}; known: {', '.join(ORDER)}")
+        if a.seeds is not None and a.n_train is None:
+            raise ValueError("--seeds selects the seeds of one --n-train; give --n-train too")
+        from minde.repro.sweep import parse_seeds
+
+        seeds = parse_seeds(a.seeds) if a.seeds is not None else None
     except ValueError as exc:
         print(f"python -m minde.report: error: {exc}", file=sys.stderr)
         return 2
-    path = write_report(a.budget, a.out, a.results)
+    path = write_report(a.budget, a.out, a.results, a.n_train, seeds, stems)
     print(f"wrote {path}")
     return 0
 

@@ -303,3 +303,18 @@ def test_readme_answer_numbers_are_table_1s():
         row = summary.loc[label]
         assert abs(float(mae) - row["mae"]) <= 0.0005 and int(within) == row["within_0.1"], label
     assert summary.loc["MINDE-J debiased, 2 models (beyond the paper)", "tasks"] == 40
+
+
+def test_section_17_outside_benchmark_table_matches_its_csv():
+    import pandas as pd
+
+    r = pd.read_csv(RECIPES_DIR / "outside_benchmark.csv")
+    paper = r[r["models"] == 1].groupby(["task", "variant"])["estimate"].mean()
+    full = r[r["models"] == 3].set_index(["task", "variant"])["estimate"]
+    assert set(r.loc[r["models"] == 1, "seed"]) == {0, 1, 2}
+    expected = {}
+    for task in ("extra-independent-3-3", "extra-cubic-gaussian-3-3"):
+        truth = float(r.loc[r["task"] == task, "truth"].iloc[0])
+        expected[f"{task} ({truth:.3f})"] = [truth, paper[(task, "minde_c")], full[(task, "minde_c_cross")],
+                                             paper[(task, "minde_j")], full[(task, "minde_j_cross")]]
+    _check_table(17, "problem (truth) | MINDE-C | MINDE-C cross-model", expected)

@@ -250,6 +250,9 @@ def test_an_epoch_rule_sets_the_steps_of_minde_units_and_reruns_records_with_oth
     steps = {k[2]: r.extra["settings"]["steps"] for k, r in recs.items() if k[1] == "minde_c"}
     assert steps == {200: 4, 1000: 5}
     assert not outdated_records(recs, "smoke", rule)
+    from minde.repro.verify import _unit  # --verify recomputes a record with the steps its plan gave it
+
+    assert {k[2]: _unit(r).steps for k, r in recs.items() if k[1] == "minde_c"} == {200: 4, 1000: 5}
     assert set(outdated_records(recs, "smoke")) == {k for k in recs if k[1] == "minde_c"}  # the budget's 200 steps
     plan = sweep.plan_sweep("e", "smoke", "1v1-normal-0.75", "minde_c,cca", "0", out=tmp_path,
                             n_train="200,1000", n_test=100, epochs=rule)

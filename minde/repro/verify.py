@@ -70,9 +70,12 @@ def select_records(records: dict[res.UnitKey, res.UnitRecord], sample: int, max_
 
 
 def _unit(rec: res.UnitRecord, seed: int | None = None) -> Unit:
-    """The unit a record describes (optionally with another seed, for its group mates)."""
+    """The unit a record describes (optionally with another seed, for its group mates), with the
+    steps its plan gave it when they were not the budget's (``EpochRule``)."""
+    settings = rec.extra.get("settings", {}) if isinstance(rec.extra, dict) else {}
+    steps = int(settings["steps"]) if settings.get("steps_rule") == "explicit" else None
     return Unit(rec.task, rec.method, int(rec.n_train), int(rec.n_test),
-                int(rec.seed if seed is None else seed), rec.budget, rec.truth)
+                int(rec.seed if seed is None else seed), rec.budget, rec.truth, steps)
 
 
 def _recompute(rec: res.UnitRecord, cache: dict[tuple, list[res.UnitRecord]]) -> res.UnitRecord:

@@ -118,7 +118,6 @@ _QUICK_BASE = ("infonce", "ksg", "cca")
 # options of a plan's sweep: "cross" trains all seeds of a MINDE unit as one group and evaluates
 # them jointly (docs/method.md §17), so the figures can draw the MINDE-J answer of two models
 # (minde.repro.results.ANSWER_VARIANTS); "joint" shows every joint variant (the debiasing study)
-_CROSS = {"cross": True}
 _JOINT = {"cross": True, "joint": True}
 
 EXPERIMENTS: dict[str, NotebookSpec] = {

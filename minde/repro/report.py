@@ -358,7 +358,10 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
         lines.append(f"| {CLAIMS[s].artefact} | {CLAIMS[s].summary} | {verdicts[s].verdict} | "
                      f"{budget if n_train is None else f'{budget}, n_train = {n_train}'} |")
     lines.append("")
-    by_exp = {SOURCES[s].experiment: loaded[s].revisions for s in stems}  # fig03 and tab01 share one
+    # the results folder each notebook read at this budget (fig03 and tab01 share one; at the paper
+    # budget fig05 reads the benchmark's too)
+    folder = {s: loaded[s].folder.parent.name for s in stems}
+    by_exp = {folder[s]: loaded[s].revisions for s in stems}
     n_flag = sum(c.get(r, 0) for c in by_exp.values() for r in flagged)
     missing = [CLAIMS[s].artefact for s in stems if verdicts[s].verdict == NO_RESULTS and loaded[s].df is None]
     lines.append(f"**Provenance:** {len(flagged)} of {len(revs)} recorded code revisions flagged "
@@ -379,8 +382,8 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
     for s in stems:
         lines += _section(s, budget, loaded[s], verdicts[s], statuses, project, report_dir, repo,
-                          shown.get(SOURCES[s].experiment), n_train)
-        shown.setdefault(SOURCES[s].experiment, CLAIMS[s].artefact)
+                          shown.get(folder[s]), n_train)
+        shown.setdefault(folder[s], CLAIMS[s].artefact)
     lines += ["## Code revisions", "",
               "Every `git_rev` stamped on the records used above, checked against this checkout's HEAD. "
               "Flagged: `+dirty` (computed with uncommitted changes in `minde/`), no revision recorded, a "

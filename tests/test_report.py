@@ -1,4 +1,4 @@
-"""The claims report (python -m minde.report) and the verdicts behind it (minde.repro.claims)."""
+"""The claims report (minde report) and the verdicts behind it (minde.repro.claims)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ import pytest
 
 from minde.repro import claims, report
 from minde.repro.claims import FAILS, HOLDS, NO_RESULTS, PARTLY, VERDICTS
+from minde.repro.experiments import EXPERIMENTS, judge
 from minde.repro.provenance import revision_status
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,13 +40,15 @@ def _sections(text: str) -> dict[str, str]:
 def test_report_names_every_notebook_and_gives_each_a_verdict(at_repo):
     text = report.build_report("quick")
     sections = _sections(text)
-    assert {p.stem for p in NOTEBOOKS} == set(sections) == set(claims.CLAIMS) == set(report.SOURCES)
+    assert {p.stem for p in NOTEBOOKS} == set(sections) == set(EXPERIMENTS) == set(report.ORDER)
+    assert all(spec.claim is not None for spec in EXPERIMENTS.values())
     summary = text.split("## Summary")[1].split("\n## ")[0]
     for stem, body in sections.items():
         verdict = body.split("**Verdict: ")[1].split("**")[0]
         assert verdict in VERDICTS, (stem, verdict)
         assert "— threshold: " in body.split("**Verdict: ")[1].splitlines()[0], stem
-        assert f"| {claims.CLAIMS[stem].artefact} | {claims.CLAIMS[stem].summary} | {verdict} | quick |" in summary
+        claim = EXPERIMENTS[stem].claim
+        assert f"| {claim.artefact} | {claim.summary} | {verdict} | quick |" in summary
 
 
 def _full_history() -> bool:
@@ -218,7 +221,7 @@ def test_quickstart_verdict_flips_at_0_03_nats():
                              "truth": 1.0})
     _flip(claims.quickstart_verdict, res(0.029), res(0.031), HOLDS, PARTLY)
     assert claims.quickstart_verdict(res(0.0).iloc[:2]).verdict == PARTLY  # MINDE-J missing
-    assert claims.judge("00_quickstart", None, "quick").verdict == NO_RESULTS
+    assert judge("00_quickstart", None, "quick").verdict == NO_RESULTS
 
 
 def test_consistency_verdict_flips_at_each_tolerance():
@@ -294,10 +297,12 @@ def test_compute_cost_verdict_flips_at_twice_the_stated_time_per_step():
 
 
 def test_decide_and_the_four_verdicts():
+    yes, no = claims.Check("a", 0.1, "≤", 0.2), claims.Check("b", 0.3, "≤", 0.2)
+    assert yes.passed and not no.passed
     assert claims.decide([]) == NO_RESULTS
-    assert claims.decide([("a", True), ("b", True)]) == HOLDS
-    assert claims.decide([("a", True), ("b", False)]) == PARTLY
-    assert claims.decide([("a", False)]) == FAILS
+    assert claims.decide([yes, yes]) == HOLDS
+    assert claims.decide([yes, no]) == PARTLY
+    assert claims.decide([no]) == FAILS
     assert claims.mean_std(0.5, np.nan, 1) == "0.500 ± –" and claims.mean_std(0.5, 0.1, 3) == "0.500 ± 0.100"
 
 
@@ -315,8 +320,8 @@ def test_notebook_states_the_claim_and_ends_with_the_reports_verdict(path):
     assert claim and claim[0] < code[1], "the claim comes before the computation"
     assert "docs/method.md §" in cells[claim[0]].source
     last = cells[-1]
-    assert last.cell_type == "code" and "from minde.repro.claims import judge" in last.source
-    assert "judge(" in last.source and "print(verdict)" in last.source and "interpretation" in last.source
+    assert last.cell_type == "code" and "from minde.repro.experiments import judge" in last.source
+    assert "judge(" in last.source and "print(verdict.render(budget))" in last.source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in cells if c.cell_type == "code")
 
 
@@ -325,7 +330,7 @@ def test_a_notebook_without_a_claim_is_named(tmp_path, monkeypatch):
     (tmp_path / "notebooks" / "new_study.ipynb").write_text("{}")
     monkeypatch.setenv("MINDE_HOME", str(tmp_path))
     text = report.build_report("quick", results=tmp_path / "none", stems=["ablation_ema"])
-    assert "Notebooks without a registered claim" in text and "`new_study.ipynb`" in text
+    assert "Notebooks without an entry in the registry" in text and "`new_study.ipynb`" in text
 
 
 def test_recipe_verdict_flips_when_the_best_recipe_stops_beating_the_old_one():
@@ -365,3 +370,18 @@ def test_report_leaves_out_and_flags_minde_records_of_an_earlier_recipe(tmp_path
     assert set(stale.df["method"]) == {"cca"} and "1 of 1 MINDE unit records" in stale.recipe
     text = report.build_report("smoke", results=tmp_path, stems=["fig03_benchmark_tasks"])
     assert "FLAG (earlier recipe)" in text and "leave them out" in text
+
+
+def test_a_check_is_data_and_its_line_is_written_in_one_place():
+    """The pass decision comes from value, comparison and threshold (a missing value never passes),
+    the text from Check.text, and a verdict's table of checks holds the same numbers."""
+    c = claims.Check("MINDE-C MAE below CCA's", 0.047, "<", 0.12, "nats, 40 tasks")
+    assert c.passed and c.text == "MINDE-C MAE below CCA's: 0.047 < 0.120 (nats, 40 tasks)"
+    assert not claims.Check("x", np.nan, "≤", 1.0).passed
+    assert not claims.Check("x", 0.0, "≤", 1.0, ok=False).passed  # a rule with more than one comparison
+    with pytest.raises(ValueError, match="unknown comparison"):
+        claims.Check("x", 0.0, "<=", 1.0)
+    v = claims.Verdict(claims.decide([c]), "t", "why", (c,))
+    table = v.check_table()
+    assert table.loc[0, "value"] == 0.047 and table.loc[0, "threshold"] == 0.12 and bool(table.loc[0, "pass"])
+    assert v.render("quick").splitlines()[1] == "  [x] " + c.text

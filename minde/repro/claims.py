@@ -1,27 +1,32 @@
 """Each notebook's claim from the paper, the rule that tests it on our results, and the verdict.
 
-``CLAIMS`` maps a notebook stem to its ``Claim``: the artefact (figure or table), the paper's claim
-in our words, and the threshold that decides it. ``judge(stem, df, budget)`` computes the verdict
-from the notebook's own results (the rows it loads or computes); the last cell of every notebook
-and the claims report (``minde.repro.report``) call this same function, so both say the same.
+Each notebook's entry in ``minde.repro.experiments.EXPERIMENTS`` holds its ``Claim``: the artefact
+(figure or table), the paper's claim in our words, and one of the verdict functions here.
+``minde.repro.experiments.judge(stem, df, budget)`` computes the verdict from the notebook's own
+results (the rows it loads or computes); the last cell of every notebook and the claims report
+(``minde.repro.report``) call this same function, so both say the same.
 
 A verdict is one of ``holds``, ``partly``, ``does not hold at this budget`` or ``no results``,
-decided from named checks (``RULE``): all pass, some pass, none passes, nothing to check. Each
-check carries its numbers, and ``Verdict.interpretation`` is one sentence computed from them.
+decided from named checks (``RULE``): all pass, some pass, none passes, nothing to check. A check
+is data (``Check``: a name, the value, the comparison, the threshold); its line of text is written
+by ``Check.text`` alone, and ``Verdict.render`` prints a verdict as the notebooks show it.
+``Verdict.interpretation`` is one sentence computed from the numbers.
 All quantities are in nats. Pandas only: no torch, no plotting.
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from minde.repro.analysis import aggregate_seeds, form_summary, method_label, pair_summary, variant_order
 
-__all__ = ["HOLDS", "PARTLY", "FAILS", "NO_RESULTS", "VERDICTS", "RULE", "Verdict", "Claim", "CLAIMS",
-           "decide", "judge", "mean_std", "quickstart_verdict", "high_mi_verdict", "consistency_verdict",
+__all__ = ["HOLDS", "PARTLY", "FAILS", "NO_RESULTS", "VERDICTS", "RULE", "Check", "Verdict", "Claim",
+           "decide", "mean_std", "quickstart_verdict", "high_mi_verdict", "consistency_verdict",
            "benchmark_verdict", "training_size_verdict", "importance_sampling_verdict", "sigma_verdict",
            "ema_verdict", "entropy_verdict", "compute_cost_verdict", "debiasing_verdict",
            "sample_size_verdict"]
@@ -34,8 +39,42 @@ VERDICTS = (HOLDS, PARTLY, FAILS, NO_RESULTS)
 RULE = (f"**{HOLDS}**: every check passes; **{PARTLY}**: some checks pass, not all; "
         f"**{FAILS}**: no check passes; **{NO_RESULTS}**: nothing to check")
 
-Check = tuple[str, bool]  # (what is compared, with its numbers; passed?)
 MINDE_VARIANTS = ("minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma")
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt, "≤": operator.le, ">": operator.gt, "≥": operator.ge, "=": operator.eq}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check of a verdict, as data: it passes when ``value op threshold`` holds (a
+    missing value never does). ``ok`` overrides that where the rule asks for more than the one
+    comparison (e.g. also non-decreasing); ``note`` says where the numbers come from."""
+
+    name: str  # what is compared, e.g. "MINDE-C MAE below CCA's"
+    value: float  # the measured number (NaN: none)
+    op: str  # one of <, ≤, >, ≥, =
+    threshold: float  # what the value is compared with
+    note: str = ""  # context: tasks counted, the worst case, ...
+    fmt: str = ".3f"  # how value and threshold are written
+    ok: bool | None = None  # the pass/fail decision where it is not the comparison alone
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"unknown comparison {self.op!r}; use one of {', '.join(_OPS)}")
+
+    @property
+    def passed(self) -> bool:
+        """Does the check pass?"""
+        if self.ok is not None:
+            return bool(self.ok)
+        return bool(np.isfinite(self.value) and _OPS[self.op](self.value, self.threshold))
+
+    @property
+    def text(self) -> str:
+        """The check in one line, e.g. "MINDE-C MAE below CCA's: 0.047 < 0.120 (40 tasks)"."""
+        value = format(self.value, self.fmt) if np.isfinite(self.value) else "none"
+        return (f"{self.name}: {value} {self.op} {format(self.threshold, self.fmt)}"
+                + (f" ({self.note})" if self.note else ""))
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +91,24 @@ class Verdict:
     @property
     def passed(self) -> int:
         """How many checks pass."""
-        return sum(ok for _, ok in self.checks)
+        return sum(c.passed for c in self.checks)
+
+    def check_table(self) -> pd.DataFrame:
+        """The checks as a table: name, value, comparison, threshold, pass, note."""
+        return pd.DataFrame({"check": [c.name for c in self.checks], "value": [c.value for c in self.checks],
+                             "op": [c.op for c in self.checks], "threshold": [c.threshold for c in self.checks],
+                             "pass": [c.passed for c in self.checks], "note": [c.note for c in self.checks]})
+
+    def check_lines(self) -> list[str]:
+        """One markdown checklist line per check: ``[x]`` passed, ``[ ]`` not."""
+        return [f"[{'x' if c.passed else ' '}] {c.text}" for c in self.checks]
+
+    def render(self, budget: str) -> str:
+        """The verdict as the notebooks print it: verdict and threshold, the checks, the count and
+        the interpretation."""
+        lines = [str(self)] + [f"  {line}" for line in self.check_lines()]
+        lines.append(f"{self.passed} of {len(self.checks)} checks pass at the {budget} budget. {self.interpretation}")
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return f"verdict: {self.verdict} (threshold: {self.threshold})"
@@ -62,7 +118,7 @@ def decide(checks: Sequence[Check]) -> str:
     """``RULE``: holds if every check passes, partly if some do, does not hold if none does."""
     if not checks:
         return NO_RESULTS
-    n = sum(ok for _, ok in checks)
+    n = sum(c.passed for c in checks)
     return HOLDS if n == len(checks) else PARTLY if n else FAILS
 
 
@@ -118,8 +174,8 @@ def _baseline_checks(err: pd.DataFrame, main: str) -> tuple[list[Check], dict[st
             continue
         m, e = float(both[main].mean()), float(both[b].mean())
         maes[b] = (m, e, len(both))
-        checks.append((f"{method_label(main)} MAE {m:.3f} < {method_label(b)} MAE {e:.3f} nats "
-                       f"({len(both)} tasks)", m < e))
+        checks.append(Check(f"{method_label(main)} MAE below {method_label(b)}'s", m, "<", e,
+                            f"nats, {len(both)} tasks"))
     return checks, maes
 
 
@@ -150,11 +206,12 @@ def quickstart_verdict(res: pd.DataFrame, tol: float = QUICKSTART_TOL) -> Verdic
     checks, errs = [], {}
     for v in MINDE_VARIANTS:
         if v not in agg.index:
-            checks.append((f"{method_label(v)}: no estimate", False))
+            checks.append(Check(f"{method_label(v)} |error|", np.nan, "≤", tol, "no estimate", ".4f"))
             continue
         m, t = agg.loc[v, "mean"], agg.loc[v, "truth"]
         errs[v] = abs(m - t)
-        checks.append((f"{method_label(v)}: |{m:.4f} − {t:.4f}| = {errs[v]:.4f} ≤ {tol:g} nats", errs[v] <= tol))
+        checks.append(Check(f"{method_label(v)} |error|", errs[v], "≤", tol,
+                            f"nats; estimate {m:.4f}, truth {t:.4f}", ".4f"))
     table = pd.DataFrame({"estimator": [method_label(v) for v in errs],
                           "estimate (mean ± std)": [mean_std(agg.loc[v, "mean"], agg.loc[v, "std"],
                                                              agg.loc[v, "n_seeds"]) for v in errs],
@@ -232,26 +289,26 @@ def consistency_verdict(df: pd.DataFrame, tols: dict[str, float] | None = None) 
             mono, end = bool((np.diff(a.to_numpy()) >= 0).all()), float(a.iloc[-1])
             row.update({"(a) non-decreasing": "yes" if mono else "no", "(a) ratios by r":
                         ", ".join(f"{r}: {v:.2f}" for r, v in a.items())})
-            found.append(("baseline", (f"{name}: (a) {'non-decreasing' if mono else 'not monotone'} in r, "
-                                       f"ends at {end:.2f} (within {tol['baseline']:g} of 1)",
-                                       mono and abs(end - 1) <= tol["baseline"])))
+            found.append(("baseline", Check(
+                f"{name} (a) |baseline ratio − 1| at the largest r", abs(end - 1), "≤", tol["baseline"],
+                f"ends at {end:.2f}; {'non-decreasing' if mono else 'not monotone, which fails'} in r",
+                ok=mono and abs(end - 1) <= tol["baseline"])))
         if ("data_processing", method, variant) in ratio.index.droplevel("r"):
             b = ratio.loc[("data_processing", method, variant)]
             dev = float((b - 1).abs().max())
             row["(b) max |ratio − 1|"] = f"{dev:.3f}"
-            found.append(("data_processing", (f"{name}: (b) max |ratio − 1| = {dev:.3f} ≤ "
-                                              f"{tol['data_processing']:g}", dev <= tol["data_processing"])))
+            found.append(("data_processing", Check(f"{name} (b) max |ratio − 1|", dev, "≤",
+                                                   tol["data_processing"])))
         if ("additivity", method, variant) in ratio.index.droplevel("r"):
             c = ratio.loc[("additivity", method, variant)]
             dev = float((c - 2).abs().max())
             row["(c) ratios"] = f"{c.min():.2f} to {c.max():.2f}"
             add_range[is_minde] += [float(c.min()), float(c.max())]
-            found.append(("additivity", (f"{name}: (c) max |ratio − 2| = {dev:.3f} ≤ {tol['additivity']:g}",
-                                         dev <= tol["additivity"])))
+            found.append(("additivity", Check(f"{name} (c) max |ratio − 2|", dev, "≤", tol["additivity"])))
         rows.append(row)
         if is_minde:
             for test, check in found:
-                counts[test][0] += check[1]
+                counts[test][0] += check.passed
                 counts[test][1] += 1
                 checks.append(check)
     table = pd.DataFrame(rows).fillna("")
@@ -293,7 +350,7 @@ def benchmark_verdict(df: pd.DataFrame, main: str = "minde_c") -> Verdict:
         interp = (f"Over {int(err[main].notna().sum())} tasks {method_label(main)} has an MAE of "
                   f"{float(err[main].mean()):.3f} nats and is within 0.1 nats of the truth on {within}; "
                   f"the lowest baseline MAE is {method_label(best)}'s {maes[best][1]:.3f} nats, and "
-                  f"{method_label(main)} is below {sum(ok for _, ok in checks)} of {len(checks)} baselines.")
+                  f"{method_label(main)} is below {sum(c.passed for c in checks)} of {len(checks)} baselines.")
     return _verdict(threshold, checks, interp, table, details)
 
 
@@ -318,8 +375,8 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
             continue
         mae = e.mean()
         for a, b in zip(sizes, sizes[1:]):
-            checks.append((f"{method_label(v)}: MAE at n_train = {b} ({mae[b]:.3f}) < at {a} ({mae[a]:.3f}) "
-                           f"nats ({len(e)} tasks)", mae[b] < mae[a]))
+            checks.append(Check(f"{method_label(v)} MAE at n_train = {b} below at {a}", mae[b], "<", mae[a],
+                                f"nats, {len(e)} tasks"))
         falls = int((e[sizes[-1]] < e[sizes[0]]).sum())
         interp.append(f"{method_label(v)}'s MAE over {len(e)} tasks goes "
                       f"{' → '.join(f'{mae[n]:.3f}' for n in sizes)} nats for n_train = "
@@ -345,14 +402,14 @@ def _paired_verdict(df: pd.DataFrame, column: str, chosen: str, other: str, thre
     err_c, err_o = (agg[("mean", chosen)] - truth).abs(), (agg[("mean", other)] - truth).abs()
     mc, mo = float(err_c.mean()), float(err_o.mean())
     wins, n = int((err_c < err_o).sum()), len(err_c)
-    checks = [(f"mean |error| with {chosen} {mc:.3f} < with {other} {mo:.3f} nats", mc < mo),
-              (f"{chosen} has the lower |error| on {wins} of {n} (task, variant) pairs (a majority: "
-               f"more than {n / 2:g})", wins > n / 2)]
+    checks = [Check(f"mean |error| with {chosen} below with {other}", mc, "<", mo, "nats"),
+              Check(f"(task, variant) pairs where {chosen} has the lower |error|", wins, ">", n / 2,
+                    f"a majority of {n}", "g")]
     seeds = int(agg[("n", chosen)].min())
     spread = ""
     if seeds >= 2:
         sc, so = float(agg[("std", chosen)].mean()), float(agg[("std", other)].mean())
-        checks.append((f"mean std over seeds with {chosen} {sc:.3f} < with {other} {so:.3f} nats", sc < so))
+        checks.append(Check(f"mean std over seeds with {chosen} below with {other}", sc, "<", so, "nats"))
         spread = f"; over {seeds} seeds its mean std is {sc:.3f} nats against {so:.3f}"
     else:
         spread = "; with one seed the spread over seeds cannot be compared"
@@ -400,7 +457,7 @@ def sigma_verdict(df: pd.DataFrame, tol: float = SIGMA_TOL) -> Verdict:
     means = means[sorted(means.columns)]
     spread = means.max(axis=1) - means.min(axis=1)
     lo, hi = min(means.columns), max(means.columns)
-    checks = [(f"{t} {method_label(v)}: spread {sp:.3f} ≤ {tol:g} nats over σ ∈ [{lo:g}, {hi:g}]", sp <= tol)
+    checks = [Check(f"{t} {method_label(v)} spread over σ ∈ [{lo:g}, {hi:g}]", sp, "≤", tol, "nats")
               for (t, v), sp in spread.items()]
     table = means.round(3)
     table.columns = [f"σ = {c:g}" for c in table.columns]
@@ -431,7 +488,7 @@ def entropy_verdict(df: pd.DataFrame, tol_per_dim: float = ENTROPY_TOL_PER_DIM) 
     agg["error"] = (agg["mean"] - agg["truth"]).abs()
     agg["allowed"] = tol_per_dim * agg["dims"]
     names = [f"{p} MINDE-{k.upper()} {q}" for p, k, q in zip(agg["problem"], agg["kind"], agg["quantity"])]
-    checks = [(f"{nm}: |error| {e:.3f} ≤ {a:.2f} nats", e <= a)
+    checks = [Check(f"{nm} |error|", e, "≤", a, "nats")
               for nm, e, a in zip(names, agg["error"], agg["allowed"])]
     per_dim = agg["error"] / agg["dims"]
     worst = int(per_dim.to_numpy().argmax())
@@ -440,7 +497,7 @@ def entropy_verdict(df: pd.DataFrame, tol_per_dim: float = ENTROPY_TOL_PER_DIM) 
                           "estimate (mean ± std)": [mean_std(m, s, n) for m, s, n in
                                                     zip(agg["mean"], agg["std"], agg["n"])],
                           "|error|": agg["error"].round(3), "allowed": agg["allowed"].round(2)})
-    interp = (f"{sum(ok for _, ok in checks)} of {len(checks)} entropy estimates are within {tol_per_dim:g} "
+    interp = (f"{sum(c.passed for c in checks)} of {len(checks)} entropy estimates are within {tol_per_dim:g} "
               f"nats per dimension of the closed form; the largest error per dimension is "
               f"{per_dim.iloc[worst]:.3f} nats ({names[worst]}).")
     return _verdict(threshold, checks, interp, table)
@@ -467,9 +524,9 @@ def compute_cost_verdict(df: pd.DataFrame, budget: str, factor: float = COST_FAC
                      for dx, n, m, meth in zip(rows["dim_x"], rows["n_train"], is_minde, rows["method"])]
     rows["ms per step"] = 1000 * rows["train_seconds"] / rows["steps"]
     small = rows[is_minde & (rows["dim_x"] <= 5)]
-    checks = [(f"{t} {method_label(m)}: {s:.1f} s for {int(k)} steps = {ms:.2f} ms per step ≤ {limit:g} ms",
-               ms <= limit) for t, m, s, k, ms in zip(small["task"], small["method"], small["train_seconds"],
-                                                       small["steps"], small["ms per step"])]
+    checks = [Check(f"{t} {method_label(m)} ms per step", ms, "≤", limit, f"{s:.1f} s for {int(k)} steps", ".2f")
+              for t, m, s, k, ms in zip(small["task"], small["method"], small["train_seconds"], small["steps"],
+                                        small["ms per step"])]
     cols = ["task", "dims", "method", "n_train", "status", "wall_seconds", "train_seconds", "estimate_seconds",
             "steps", "ms per step", "peak_rss_mib"]
     table = rows[[c for c in cols if c in rows]].copy()
@@ -516,8 +573,8 @@ def recipe_verdict(df: pd.DataFrame) -> Verdict:
     for v, target in RECIPE_TARGETS.items():
         best[v] = str(s[v].idxmin())
         base, mae = float(s.loc[RECIPE_BASELINE, v]), float(s.loc[best[v], v])
-        checks.append((f"{best[v]}: {v} MAE {mae:.3f} < {RECIPE_BASELINE}'s {base:.3f}", mae < base))
-        checks.append((f"{best[v]}: {v} MAE {mae:.3f} ≤ {target}", mae <= target))
+        checks.append(Check(f"{best[v]}: {v} MAE below {RECIPE_BASELINE}'s", mae, "<", base))
+        checks.append(Check(f"{best[v]}: {v} MAE", mae, "≤", target))
     tasks = int(summary["tasks"].max())
     interp = (f"Over the {tasks} problems every recipe has reached, the best recipe for MINDE-C is "
               f"{best['minde_c']} (MAE {s.loc[best['minde_c'], 'minde_c']:.3f}) and for MINDE-J "
@@ -552,19 +609,18 @@ def debiasing_verdict(df: pd.DataFrame) -> Verdict:
     j, c = rows.get("MINDE-J cross-model"), rows.get("MINDE-C cross-model")
     for label, row in (("MINDE-C", c), ("MINDE-J", j)):
         covered = 0 if row is None else int(row["tasks"])
-        checks.append((f"{label} evaluated jointly on every task: {covered} of {tasks}", covered == tasks))
+        checks.append(Check(f"{label} tasks evaluated jointly", covered, "=", tasks, "every task", "g"))
     if j is not None:
         n = int(j["tasks"])
-        checks += [(f"MINDE-J cross-model MAE {j['mae']:.3f} ≤ {DEBIAS_TARGETS['mae']:g} ({n} tasks)",
-                    j["mae"] <= DEBIAS_TARGETS["mae"]),
-                   (f"MINDE-J cross-model within 0.1 nats on {int(j['within_0.1'])} of {n} tasks "
-                    f"(≥ {DEBIAS_TARGETS['within']:.0%})", j["within_0.1"] >= DEBIAS_TARGETS["within"] * n)]
+        checks += [Check("MINDE-J cross-model MAE", j["mae"], "≤", DEBIAS_TARGETS["mae"], f"nats, {n} tasks"),
+                   Check("MINDE-J cross-model tasks within 0.1 nats", int(j["within_0.1"]), "≥",
+                         DEBIAS_TARGETS["within"] * n, f"of {n}: at least {DEBIAS_TARGETS['within']:.0%}", "g")]
         if pd.notna(j["mae_dx_ge_25"]):
-            checks.append((f"MINDE-J cross-model MAE on d_x ≥ 25 {j['mae_dx_ge_25']:.3f} ≤ "
-                           f"{DEBIAS_TARGETS['wide_mae']:g}", j["mae_dx_ge_25"] <= DEBIAS_TARGETS["wide_mae"]))
+            checks.append(Check("MINDE-J cross-model MAE on d_x ≥ 25", j["mae_dx_ge_25"], "≤",
+                                DEBIAS_TARGETS["wide_mae"], "nats"))
     if c is not None and "MINDE-C" in rows:
-        checks.append((f"MINDE-C cross-model MAE {c['mae']:.3f} ≤ MINDE-C's {rows['MINDE-C']['mae']:.3f}",
-                       c["mae"] <= rows["MINDE-C"]["mae"]))
+        checks.append(Check("MINDE-C cross-model MAE no higher than MINDE-C's", c["mae"], "≤",
+                            rows["MINDE-C"]["mae"], "nats"))
     interp = ""
     if j is not None and "MINDE-J" in rows:
         interp = (f"On {int(j['tasks'])} tasks the cross-model MINDE-J has an MAE of {j['mae']:.3f} nats against "
@@ -589,12 +645,11 @@ def _tolerance(truth: pd.Series) -> pd.Series:
     return np.maximum(0.1, 0.25 * truth.abs())
 
 
-def sample_size_verdict(df: pd.DataFrame, budget: str) -> Verdict:
+def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
     """Small data sets with the defaults (docs/method.md §18): every (task, n, seed) of the
     budget's plan computed; no estimate above twice the truth without a warning; every estimate
     within max(0.1, 25 %) of the truth from 1 000 rows (MINDE-C) or 2 000 (MINDE-J); at 250 and
     500 rows MINDE's MAE at most KSG's, or every such result warned."""
-    from minde.repro.experiments import EXPERIMENTS
     threshold = ("with the defaults: no MINDE estimate above twice the truth without a warning; from "
                  f"{SMALL_DATA_TARGETS['c']} rows (MINDE-C) and {SMALL_DATA_TARGETS['j']} rows (MINDE-J) every "
                  "estimate within max(0.1 nats, 25 %) of the truth; at 250 and 500 rows MINDE's MAE at most "
@@ -605,32 +660,31 @@ def sample_size_verdict(df: pd.DataFrame, budget: str) -> Verdict:
     d["err"] = (d["estimate"] - d["truth"]).abs()
     d["warned"] = d["warned"].astype(str).str.lower().eq("true")
     ours = d[d["method"].isin(["minde_c", "minde_j"])]
-    plan = EXPERIMENTS["ablation_sample_size"].plans[budget]
     want = {(t, n, s) for t in plan.tasks for n in plan.options["sizes"] for s in plan.seeds}
     have = set(zip(d["task"], d["n"].astype(int), d["seed"].astype(int))) & want
-    checks: list[Check] = [(f"(task, n, seed) of the {budget} plan computed: {len(have)} of {len(want)}",
-                            have == want)]
+    checks: list[Check] = [Check(f"(task, n, seed) of the {budget} plan computed", len(have), "=", len(want),
+                                 fmt="g", ok=have == want)]
     loud = ours[(ours["estimate"] > 2 * ours["truth"]) & ~ours["warned"]]
-    checks.append((f"MINDE estimates above twice the truth without a warning: {len(loud)} of {len(ours)}",
-                   loud.empty))
+    checks.append(Check("MINDE estimates above twice the truth without a warning", len(loud), "=", 0,
+                        f"of {len(ours)}", "g"))
     for kind, rows in SMALL_DATA_TARGETS.items():
         big = ours[(ours["method"] == f"minde_{kind}") & (ours["n"] >= rows)]
         if big.empty:
             continue
         bad = big[big["err"] > _tolerance(big["truth"])]
         worst = big.loc[big["err"].idxmax()]
-        checks.append((f"MINDE-{kind.upper()} from {rows} rows: {len(big) - len(bad)} of {len(big)} estimates "
-                       f"within max(0.1, 25 %) of the truth (worst {worst['task']} n={int(worst['n'])} "
-                       f"seed {int(worst['seed'])}: {worst['estimate']:.3f} for {worst['truth']:.3f})", bad.empty))
+        checks.append(Check(f"MINDE-{kind.upper()} estimates from {rows} rows farther than max(0.1, 25 %) from the truth",
+                            len(bad), "=", 0, f"of {len(big)}; worst {worst['task']} n={int(worst['n'])} seed "
+                            f"{int(worst['seed'])}: {worst['estimate']:.3f} for {worst['truth']:.3f}", "g"))
     small = d[d["n"] <= 500]
     ksg = small[small["method"] == "ksg"]["err"].mean()
     for kind in ("c", "j"):
         mine = small[small["method"] == f"minde_{kind}"]
         if mine.empty or not np.isfinite(ksg):
             continue
-        checks.append((f"MINDE-{kind.upper()} at 250-500 rows: MAE {mine['err'].mean():.3f} against KSG's {ksg:.3f}, "
-                       f"{int(mine['warned'].sum())} of {len(mine)} warned",
-                       mine["err"].mean() <= ksg or bool(mine["warned"].all())))
+        checks.append(Check(f"MINDE-{kind.upper()} MAE at 250-500 rows at most KSG's", mine["err"].mean(), "≤", ksg,
+                            f"{int(mine['warned'].sum())} of {len(mine)} warned; all warned also passes",
+                            ok=mine["err"].mean() <= ksg or bool(mine["warned"].all())))
     table = (d.groupby(["method", "n"])["err"].mean().unstack("n").rename_axis(index="method (MAE)", columns="n")
              .round(4))
     former = d[d["method"].str.endswith("_former")]
@@ -647,100 +701,14 @@ def sample_size_verdict(df: pd.DataFrame, budget: str) -> Verdict:
     return _verdict(threshold, checks, interp, table)
 
 
-# --- the registry -------------------------------------------------------------------------------
+# --- a claim ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Claim:
-    """What one notebook's results are checked against."""
+    """What one notebook's results are checked against (its entry in
+    ``minde.repro.experiments.EXPERIMENTS`` holds it)."""
 
     artefact: str  # the paper's figure or table (or the notebook's subject)
     summary: str  # the claim in a few words, for the summary table
     claim: str  # the claim in one or two sentences (our words)
-    verdict: Callable[[pd.DataFrame, str], Verdict]  # (results, budget) -> Verdict
-
-
-def _plain(fn: Callable[[pd.DataFrame], Verdict]) -> Callable[[pd.DataFrame, str], Verdict]:
-    """A verdict function that does not need the budget."""
-    return lambda df, budget: fn(df)
-
-
-CLAIMS: dict[str, Claim] = {
-    "00_quickstart": Claim(
-        "Quickstart", "all four MINDE variants recover a bivariate normal's MI",
-        "On a bivariate normal with correlation 0.75, whose MI is known in closed form, all four MINDE "
-        "estimators (docs/method.md §3) recover the true MI.", _plain(quickstart_verdict)),
-    "fig01_high_mi_benchmark": Claim(
-        "Figure 1", "MINDE tracks high MI better than the baselines",
-        "As the true MI grows (construction per docs/method.md §10), MINDE's estimates "
-        "stay closer to the truth than those of the neural, nonparametric and closed-form baselines, which "
-        "fall short at high MI (the paper's Figure 1).", _plain(high_mi_verdict)),
-    "fig02_consistency_mnist": Claim(
-        "Figure 2", "MINDE passes the MNIST self-consistency tests",
-        "On MNIST latents, MINDE passes the three self-consistency tests of docs/method.md §11 (the paper's "
-        "Figure 2): the MI of an image with its top r rows rises monotonically to its ceiling, adding "
-        "a further crop leaves it unchanged (data processing, ratio 1), and it doubles on two independent "
-        "pairs (additivity, ratio 2), where baselines such as InfoNCE fail additivity.",
-        _plain(consistency_verdict)),
-    "fig03_benchmark_tasks": Claim(
-        "Figures 3–4", "MINDE is closer to the truth than the baselines on the 40 tasks",
-        "Over the 40 tasks of the bmi benchmark (docs/method.md §8), MINDE's per-task estimates lie closer "
-        "to the ground truth than the baselines' (the paper's Figures 3 and 4).", _plain(benchmark_verdict)),
-    "tab01_benchmark_table": Claim(
-        "Table 1", "MINDE has the lowest error over the 40 tasks",
-        "The paper's Table 1 summarises the 40-task benchmark (docs/method.md §8): MINDE's mean absolute "
-        "error over the tasks is lower than every baseline's.", _plain(benchmark_verdict)),
-    "fig05_training_size": Claim(
-        "Figures 5–8", "MINDE's error decreases as the training set grows",
-        "MINDE's estimates approach the truth as the training set grows (docs/method.md §12; the paper's "
-        "Figures 5–8), while weaker baselines stay biased.", _plain(training_size_verdict)),
-    "ablation_importance_sampling": Claim(
-        "Ablation: importance sampling", "importance sampling of t lowers error and variance",
-        "The paper samples t from q(t) ∝ β(t)/σ_t² in training and estimation (docs/method.md §4); that "
-        "choice predicts lower error, and lower variance over seeds, than uniform t. Mapping to the "
-        "paper's figures and tables is unverified (docs/method.md §13).", _plain(importance_sampling_verdict)),
-    "ablation_sigma": Claim(
-        "Ablation: σ of the reference", "the (σ) estimators are insensitive to σ",
-        "With exact scores the (σ) estimators do not depend on the σ of the Gaussian reference "
-        "(docs/method.md §2, §3), so the paper's fixed choice predicts estimates insensitive to σ. Mapping "
-        "to the paper's numbering is unverified (docs/method.md §13).", _plain(sigma_verdict)),
-    "ablation_ema": Claim(
-        "Ablation: EMA", "EMA weights give better estimates than raw weights",
-        "The paper estimates with an exponential moving average of the weights (decay 0.999, docs/method.md "
-        "§7); that choice predicts lower error than the raw last-step weights. Mapping to the paper's "
-        "numbering is unverified (docs/method.md §13).", _plain(ema_verdict)),
-    "ablation_entropy": Claim(
-        "Ablation: entropy", "MINDE's entropies match closed forms",
-        "MINDE estimates entropies as a by-product (docs/method.md §2, §3): on Gaussian pairs and their "
-        "half-cube transforms they match the closed-form entropies. Mapping to the paper's numbering is "
-        "unverified (docs/method.md §13).", _plain(entropy_verdict)),
-    "tab_compute_cost": Claim(
-        "Compute cost", "a quick-budget MINDE model trains in about 30 s",
-        "No cost figure of the paper could be checked here (docs/method.md §13), so the stated claim "
-        "checked is this repository's: at the quick budget a MINDE model of a small task trains in about "
-        "30 s (10 000 steps) on one free CPU thread (README, \"Budgets\").", compute_cost_verdict),
-    "ablation_training_recipe": Claim(
-        "Recipe study (beyond the paper)", "a training recipe beats the paper's at the same step budget",
-        "Not a claim of the paper: a learning-rate warm-up and decay (and, optionally, uniform t in "
-        "training) should reach the paper protocol's accuracy with far fewer steps than its constant-rate "
-        "recipe (docs/method.md §7, §13).", _plain(recipe_verdict)),
-    "ablation_debiasing": Claim(
-        "Debiased MINDE (beyond the paper)", "cross-model MINDE-J is accurate in high dimensions",
-        "Not a claim of the paper: averaging inner products of different seed models' score differences "
-        "on shared draws cancels the part of the networks' error that differs between models "
-        "(docs/method.md §17), so MINDE-J, which the paper's estimator biases upwards on wide tasks, "
-        "should come within 0.1 nats on nearly every benchmark task.", _plain(debiasing_verdict)),
-    "ablation_sample_size": Claim(
-        "Small data sets (beyond the paper)", "the defaults do not mislead silently on small data",
-        "Not a claim of the paper: with training length that follows the rows and cross-fitting "
-        "(docs/method.md §18), MINDE's default estimate on a few hundred to a few thousand rows is either "
-        "close to the truth or carries a warning, never silently far off as the former fixed-step "
-        "defaults were.", sample_size_verdict),
-}
-
-
-def judge(stem: str, df: pd.DataFrame | None, budget: str) -> Verdict:
-    """The verdict of notebook ``stem``'s claim on its results ``df`` at ``budget`` (None: no results)."""
-    claim = CLAIMS[stem]
-    if df is None:
-        return claim.verdict(pd.DataFrame(), budget)
-    return claim.verdict(df, budget)
+    verdict: Callable[[pd.DataFrame, str, Any], Verdict]  # (results, budget, plan) -> Verdict

@@ -6,7 +6,7 @@
 writes ``<DIR or project root>/reports/<budget>.md`` (``<budget>_n<N>.md`` for one training size
 and its seeds, e.g. the paper protocol at 10 000 samples) from the results under
 ``data/results/<experiment>/<budget>/`` alone (nothing is computed): unit records of the sweeps
-and the CSVs the other notebooks cache. Verdicts come from ``minde.repro.claims.judge``, the
+and the CSVs the other notebooks cache. Verdicts come from ``minde.repro.experiments.judge``, the
 function each notebook's last cell calls. The report lists the code revision (``git_rev``) of
 every record used and flags any that is ``+dirty``, unknown, or not an ancestor of HEAD
 (``minde.repro.provenance``), and any results file git does not hold as committed. The output
@@ -30,52 +30,24 @@ import pandas as pd
 from minde._io import atomic_write, figure_dir, project_root, results_root
 from minde.config import BUDGETS
 from minde.repro import results as res
-from minde.repro.claims import CLAIMS, NO_RESULTS, RULE, Verdict, judge
+from minde.repro.claims import NO_RESULTS, RULE, Verdict
 from minde.repro.experiments import (
     EXPERIMENTS,
     budget_fingerprint,
     check_budget,
     epoch_rule,
-    get_plan,
+    judge,
     output_stem,
+    results_folder,
     wants_joint,
 )
 from minde.repro.provenance import RevisionStatus, git, revision_status
 
-__all__ = ["SOURCES", "Source", "Loaded", "load_results", "build_report", "write_report", "report_path",
+__all__ = ["ORDER", "Loaded", "load_results", "build_report", "write_report", "report_path",
            "main"]
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a notebook's results live: ``data/results/<experiment>/<budget>/<file>``."""
-
-    experiment: str  # results folder name
-    kind: str  # "sweep" (unit records), "table" (a cached CSV + meta.json), "consistency"
-    file: str = "results.csv"  # the CSV the notebook caches
-
-
-SOURCES: dict[str, Source] = {
-    "00_quickstart": Source("00_quickstart", "table"),
-    "fig01_high_mi_benchmark": Source("fig01_high_mi_benchmark", "sweep"),
-    "fig02_consistency_mnist": Source("fig02_consistency_mnist", "consistency", "consistency.csv"),
-    "fig03_benchmark_tasks": Source("benchmark", "sweep"),
-    "tab01_benchmark_table": Source("benchmark", "sweep"),
-    "fig05_training_size": Source("fig05_training_size", "sweep"),
-    "ablation_importance_sampling": Source("ablation_importance_sampling", "table"),
-    "ablation_sigma": Source("ablation_sigma", "table"),
-    "ablation_ema": Source("ablation_ema", "table"),
-    "ablation_entropy": Source("ablation_entropy", "table"),
-    "tab_compute_cost": Source("tab_compute_cost", "table"),
-    "ablation_training_recipe": Source("ablation_training_recipe", "table"),
-    "ablation_debiasing": Source("benchmark", "sweep"),
-    "ablation_sample_size": Source("ablation_sample_size", "table"),
-}
-SETS_OWN_RECIPE = ("ablation_training_recipe",)  # every recipe of the study sets its own training knobs
-ORDER = ("00_quickstart", "fig01_high_mi_benchmark", "fig02_consistency_mnist", "fig03_benchmark_tasks",
-         "tab01_benchmark_table", "fig05_training_size", "ablation_importance_sampling", "ablation_sigma",
-         "ablation_ema", "ablation_entropy", "tab_compute_cost",
-         "ablation_training_recipe", "ablation_debiasing", "ablation_sample_size")  # the paper's order, then beyond it
+ORDER = tuple(EXPERIMENTS)  # the registry's order: the paper's items, then beyond it
 
 
 @dataclass
@@ -108,7 +80,7 @@ def _budget_steps(budget: str) -> str:
 
 def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
     """Unit records of a sweep experiment (results.csv when there are none)."""
-    src = SOURCES[stem]
+    spec = EXPERIMENTS[stem]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", res.CorruptRecordWarning)
         recs = res.load_units(out.folder.parent.name, budget, root)
@@ -137,9 +109,9 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
                 steps.setdefault(rec.method, set()).add(int(s))
         out.steps = ("; ".join(f"{m}: {_ints(v)}" for m, v in sorted(steps.items()))
                      + " (MINDE units, from the records' settings; baselines: docs/method.md §9)") if steps else ""
-    elif (out.folder / src.file).is_file():
-        out.df = pd.read_csv(out.folder / src.file)
-        out.records = f"{src.file} ({len(out.df)} rows; no unit records)"
+    elif (out.folder / spec.results_file).is_file():
+        out.df = pd.read_csv(out.folder / spec.results_file)
+        out.records = f"{spec.results_file} ({len(out.df)} rows; no unit records)"
         out.revisions = Counter(out.df["git_rev"].fillna("").astype(str)) if "git_rev" in out.df else Counter()
     if out.df is not None and not out.df.empty:
         out.n_train, out.seeds = _ints(out.df["n_train"]), _ints(out.df["seed"])
@@ -158,13 +130,13 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     """A CSV cached by the notebook (``load_or_compute``), with the revision in its meta.json, or
     per row in a ``git_rev`` column where the table was computed in parts (rows without one: meta's);
     a ratio table's ``git_rev_denominator`` adds the revisions of denominators computed elsewhere."""
-    src = SOURCES[stem]
-    path = out.folder / src.file
+    spec = EXPERIMENTS[stem]
+    path = out.folder / spec.results_file
     if not path.is_file():
         return out
     df = pd.read_csv(path)
     meta = _meta(out.folder)
-    out.df, out.records = df, f"{src.file} ({len(df)} rows)"
+    out.df, out.records = df, f"{spec.results_file} ({len(df)} rows)"
     if "git_rev" in df:  # rows stamped one by one (a table computed in parts, e.g. the recipe study)
         revs = df["git_rev"].fillna(str(meta.get("git_rev", ""))).astype(str)
         out.revisions = Counter(revs)
@@ -174,11 +146,11 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     else:
         out.revisions = Counter({str(meta.get("git_rev", "")): len(df)})
     params = meta.get("params", {}) if isinstance(meta.get("params"), dict) else {}
-    if stem not in SETS_OWN_RECIPE and params.get("budget_settings") != budget_fingerprint(budget):
+    if not spec.own_recipe and params.get("budget_settings") != budget_fingerprint(budget):
         out.recipe = (f"these results were computed under {'other' if 'budget_settings' in params else 'unrecorded'} "
                       f"settings of the {budget} budget (an earlier training recipe); rerun the notebook, "
                       "which recomputes them")
-    if src.kind == "consistency":
+    if spec.store == "consistency":
         from minde.repro.consistency import CONSISTENCY_BUDGETS
 
         cfg = CONSISTENCY_BUDGETS[budget]
@@ -200,11 +172,9 @@ def load_results(stem: str, budget: str, root: str | os.PathLike | None = None, 
                  seeds: Iterable[int] | None = None) -> Loaded:
     """The committed results of notebook ``stem`` at ``budget`` under the results root ``root``;
     ``n_train`` / ``seeds``: only the rows of that training size and those seeds (a sweep's)."""
-    src = SOURCES[stem]
     root = Path(root) if root is not None else results_root()
-    experiment = (get_plan(stem, budget).experiment or src.experiment) if src.kind == "sweep" else src.experiment
-    out = Loaded(stem, root / experiment / budget)
-    out = _load_sweep(stem, budget, root, out) if src.kind == "sweep" else _load_table(stem, budget, out)
+    out = Loaded(stem, root / results_folder(stem, budget) / budget)
+    out = _load_sweep(stem, budget, root, out) if EXPERIMENTS[stem].store == "sweep" else _load_table(stem, budget, out)
     if (n_train is not None or seeds is not None) and out.df is not None and "n_train" in out.df:
         keep = out.df["n_train"] == n_train if n_train is not None else out.df["n_train"].notna()
         if seeds is not None:
@@ -270,7 +240,7 @@ def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses:
              project: Path, report_dir: Path, repo: Path, details_in: str | None = None,
              n_train: int | None = None) -> list[str]:
     """The markdown of one notebook's section."""
-    claim = CLAIMS[stem]
+    claim = EXPERIMENTS[stem].claim
     lines = [f"## {claim.artefact} (`notebooks/{stem}.ipynb`)", "",
              f"**Paper item.** {EXPERIMENTS[stem].paper_item}.", "",
              f"**Claim.** {claim.claim}", "",
@@ -303,7 +273,7 @@ def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses:
     lines += ["**Code revisions.** " + "; ".join(revs) + ".", ""]
     if verdict.checks:
         lines += ["**Checks.**", ""]
-        lines += [f"- [{'x' if ok else ' '}] {text}" for text, ok in verdict.checks]
+        lines += [f"- {line}" for line in verdict.check_lines()]
         lines.append("")
     if verdict.table is not None and not verdict.table.empty:
         lines += ["**Numbers.** MI and entropies in nats; `mean ± std` over seeds (– with a single seed).", "",
@@ -348,14 +318,14 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
              f"Written by `{command}` from the results under "
              f"`data/results/<experiment>/{budget}/` alone (unit records and the CSVs the notebooks "
              "cache); nothing is recomputed. " + regenerated + "Each verdict is "
-             "computed by `minde.repro.claims.judge`, the function each notebook's last cell calls, "
+             "computed by `minde.repro.experiments.judge`, the function each notebook's last cell calls, "
              "and its threshold is written next to it. Verdict rule: " + RULE + ". All quantities are in "
              "nats; the paper is Franzese, Bounoua and Michiardi, ICLR 2024 (arXiv:2310.09031), and "
              "docs/method.md describes what the code computes.", "",
              "## Summary", "",
              "| artefact | claim | verdict | budget |", "|---|---|---|---|"]
     for s in stems:
-        lines.append(f"| {CLAIMS[s].artefact} | {CLAIMS[s].summary} | {verdicts[s].verdict} | "
+        lines.append(f"| {EXPERIMENTS[s].claim.artefact} | {EXPERIMENTS[s].claim.summary} | {verdicts[s].verdict} | "
                      f"{budget if n_train is None else f'{budget}, n_train = {n_train}'} |")
     lines.append("")
     # the results folder each notebook read at this budget (fig03 and tab01 share one; at the paper
@@ -363,27 +333,27 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     folder = {s: loaded[s].folder.parent.name for s in stems}
     by_exp = {folder[s]: loaded[s].revisions for s in stems}
     n_flag = sum(c.get(r, 0) for c in by_exp.values() for r in flagged)
-    missing = [CLAIMS[s].artefact for s in stems if verdicts[s].verdict == NO_RESULTS and loaded[s].df is None]
+    missing = [EXPERIMENTS[s].claim.artefact for s in stems if verdicts[s].verdict == NO_RESULTS and loaded[s].df is None]
     lines.append(f"**Provenance:** {len(flagged)} of {len(revs)} recorded code revisions flagged "
                  f"({n_flag} records; see \"Code revisions\" below)." if revs else
                  "**Provenance:** no records.")
     if missing:
         lines.append(f"No results for this budget: {', '.join(missing)}.")
-    old = [CLAIMS[s].artefact for s in stems if loaded[s].recipe]
+    old = [EXPERIMENTS[s].claim.artefact for s in stems if loaded[s].recipe]
     lines.append(f"**Training recipe:** {len(old)} of {len(stems)} artefacts rest on results trained with an "
                  f"earlier recipe of the {budget} budget" + (
                      f" ({', '.join(old)}; flagged below). A sweep's verdict leaves such MINDE units out; a "
                      "cached table's verdict is computed from it and flagged." if old else "."))
-    uncovered = sorted(p.name for p in (project / "notebooks").glob("*.ipynb") if p.stem not in CLAIMS)
+    uncovered = sorted(p.name for p in (project / "notebooks").glob("*.ipynb") if p.stem not in EXPERIMENTS)
     if uncovered:
-        lines.append("Notebooks without a registered claim (add one to `minde.repro.claims.CLAIMS` and "
-                     f"`minde.repro.report.SOURCES`): {', '.join(f'`{n}`' for n in uncovered)}.")
+        lines.append("Notebooks without an entry in the registry (`minde.repro.experiments.EXPERIMENTS`): "
+                     f"{', '.join(f'`{n}`' for n in uncovered)}.")
     lines.append("")
     shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
     for s in stems:
         lines += _section(s, budget, loaded[s], verdicts[s], statuses, project, report_dir, repo,
                           shown.get(folder[s]), n_train)
-        shown.setdefault(folder[s], CLAIMS[s].artefact)
+        shown.setdefault(folder[s], EXPERIMENTS[s].claim.artefact)
     lines += ["## Code revisions", "",
               "Every `git_rev` stamped on the records used above, checked against this checkout's HEAD. "
               "Flagged: `+dirty` (computed with uncommitted changes in `minde/`), no revision recorded, a "
@@ -431,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_budget(a.budget)
         stems = [s for s in a.only.split(",") if s] if a.only else list(ORDER)
-        unknown = [s for s in stems if s not in CLAIMS]
+        unknown = [s for s in stems if s not in EXPERIMENTS]
         if unknown:
             raise ValueError(f"unknown notebook(s) {unknown}; known: {', '.join(ORDER)}")
         if a.seeds is not None and a.n_train is None:

@@ -89,9 +89,9 @@ def test_unknown_batch_mode_is_refused() -> None:
         minde.MINDE("c", batches="shuffle")
 
 
-def test_records_from_before_the_option_are_current(tmp_path: Path, monkeypatch) -> None:
-    """A record without ``batches`` in its settings was drawn with replacement: not outdated;
-    one trained in epochs is, since no budget uses them."""
+def test_records_name_how_rows_were_drawn_and_others_are_outdated(tmp_path: Path, monkeypatch) -> None:
+    """A record states ``batches`` in its settings; a record without it (a format older than the
+    committed results) is outdated, and so is one trained in epochs, since no budget uses them."""
     monkeypatch.setenv("MINDE_CACHE_DIR", str(tmp_path / "cache"))
     task = "1v1-normal-0.75"
     argv = ["--experiment", "b", "--budget", "smoke", "--tasks", task, "--methods", "minde_c",
@@ -101,7 +101,8 @@ def test_records_from_before_the_option_are_current(tmp_path: Path, monkeypatch)
     unit = Unit(task, "minde_c", 500, rec.n_test, 0, "smoke", rec.truth)
     assert rec.extra["settings"]["batches"] == "replacement" and recipe_mismatch(unit, rec) is None
     old = {k: v for k, v in rec.extra["settings"].items() if k != "batches"}
-    assert recipe_mismatch(unit, dataclasses.replace(rec, extra={**rec.extra, "settings": old})) is None
+    why = recipe_mismatch(unit, dataclasses.replace(rec, extra={**rec.extra, "settings": old}))
+    assert why == "batches None (now 'replacement')"
     epochs = {**old, "batches": "epochs"}
     why = recipe_mismatch(unit, dataclasses.replace(rec, extra={**rec.extra, "settings": epochs}))
     assert why == "batches 'epochs' (now 'replacement')"

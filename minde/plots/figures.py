@@ -87,13 +87,17 @@ def _log_ticks(ax, values) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _legend(fig: Figure, axes) -> None:
-    """One legend for the whole figure, below the panels, without duplicates."""
+def _legend(fig: Figure, axes, right: bool = False) -> None:
+    """One legend for the whole figure without duplicates: below the panels, or in one column to
+    their right (``right``, for a figure too narrow to hold it below)."""
     seen: dict[str, object] = {}
     for ax in axes:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
     if not seen:
+        return
+    if right:
+        fig.legend(list(seen.values()), list(seen), loc="center left", frameon=False, bbox_to_anchor=(1.0, 0.5))
         return
     fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(len(seen), 7),
                frameon=False, bbox_to_anchor=(0.5, -0.02))
@@ -122,10 +126,11 @@ def _task_panels(agg: pd.DataFrame, tasks: Sequence[str], ncols: int, title: str
             ax.axhline(float(sub["truth"].iloc[0]), color="black", ls="--", lw=1, label="ground truth")
         ax.set_title(task, fontsize=7)
         ax.set_ylabel("MI (nats)", fontsize=8)
-    _legend(fig, axes)
+    right = len(tasks) < 3  # one or two panels: the legend would be wider than the figure below them
+    _legend(fig, axes, right)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.tight_layout(rect=(0, 0 if right else bottom, 1, 1))
     return fig
 
 

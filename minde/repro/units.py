@@ -214,9 +214,6 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     resolves to (e.g. a budget whose recipe changed since), or None when they agree. A unit
     whose plan sets its steps (``Unit.steps``) is checked against those steps.
 
-    Records written before a setting existed are read with that setting's old default
-    (constant learning rate, no warm-up, t in training as at estimation, rows drawn with
-    replacement).
     """
     if unit.method not in MINDE_METHODS or not rec.ok:
         return None
@@ -232,10 +229,6 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
     train_is = budget.train_importance(unit.method[-1])
     want["train_importance_sampling"] = True if train_is is None else train_is
     have = dict(rec.extra.get("settings", {}))
-    have.setdefault("lr_schedule", "constant")
-    have.setdefault("warmup_steps", 0)
-    have.setdefault("batches", "replacement")
-    have.setdefault("train_importance_sampling", have.get("importance_sampling"))
     diff = [f"{k} {have.get(k)!r} (now {want[k]!r})" for k in _RECIPE_KEYS
             if not (have.get(k) == want[k] or (isinstance(want[k], float) and have.get(k) is not None
                                                 and math.isclose(float(have[k]), want[k])))]

@@ -74,11 +74,24 @@ def test_committed_paper_protocol_report_is_what_make_paper_10k_regenerates(at_r
     """reports/paper_n10000.md: the paper protocol at 10 000 samples, seeds 0-2, from the
     committed paper records, with the figures the notebooks write for that size."""
     committed = (REPO / "reports" / "paper_n10000.md").read_text(encoding="utf-8")
-    text = report.build_report("paper", stems=PAPER_10K, n_train=10_000, seeds=[0, 1, 2])
+    text = report.build_report("paper", stems=PAPER_10K, n_train=10_000, seeds=[0, 1, 2],
+                               training_sizes=[5_000, 10_000, 50_000])
     assert text == committed, "reports/paper_n10000.md is stale: run `make paper-10k` and commit it"
     assert "(../figures/fig03_benchmark_tasks_1_20_n10000.png)" in text
+    assert "(../figures/fig05_training_size_n5000-10000-50000.png)" in text  # Figures 5-8 read three sizes
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    assert "--n-train 10000 --seeds 0-2" in makefile and ",".join(PAPER_10K) in makefile
+    assert "--n-train 10000 --training-sizes $(PAPER_SIZES) --seeds 0-2" in makefile
+    assert "PAPER_SIZES := 5000,10000,50000" in makefile and ",".join(PAPER_10K) in makefile
+
+
+def test_training_sizes_go_to_the_notebook_that_compares_sizes_only(at_repo):
+    """With --training-sizes, Figures 5-8 read those sizes and the benchmark's notebooks n_train."""
+    text = report.build_report("paper", stems=["fig03_benchmark_tasks", "fig05_training_size"], n_train=10_000,
+                               seeds=[0], training_sizes=[5_000, 10_000])
+    assert "| paper, n_train = 10000 |" in text and "| paper, n_train = 5000, 10000 |" in text
+    assert "--training-sizes 5000,10000" in text
+    fig05 = text.split("`notebooks/fig05_training_size.ipynb`")[1]
+    assert "rows with n_train = 5000, 10000 and seeds 0" in fig05
 
 
 def test_one_training_size_selects_its_rows_and_names_the_report(at_repo, tmp_path):

@@ -20,7 +20,7 @@ import os
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from minde.repro.experiments import (
     budget_fingerprint,
     check_budget,
     epoch_rule,
+    get_plan,
     judge,
     output_stem,
     results_folder,
@@ -118,6 +119,17 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
     return out
 
 
+def _sizes(n_train: int | Sequence[int] | None) -> str:
+    """A training size or sizes as the report writes them."""
+    return str(n_train) if n_train is None or isinstance(n_train, int) else ", ".join(str(n) for n in n_train)
+
+
+def _compares_sizes(stem: str, budget: str) -> bool:
+    """Does notebook ``stem``'s plan at ``budget`` compare training sizes (Figures 5-8)?"""
+    sizes = get_plan(stem, budget).n_train
+    return sizes is not None and len(sizes) > 1
+
+
 def _meta(folder: Path) -> dict:
     """meta.json of a results folder ({} when missing or unreadable)."""
     try:
@@ -168,19 +180,22 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     return out
 
 
-def load_results(stem: str, budget: str, root: str | os.PathLike | None = None, n_train: int | None = None,
+def load_results(stem: str, budget: str, root: str | os.PathLike | None = None,
+                 n_train: int | Sequence[int] | None = None,
                  seeds: Iterable[int] | None = None) -> Loaded:
     """The committed results of notebook ``stem`` at ``budget`` under the results root ``root``;
-    ``n_train`` / ``seeds``: only the rows of that training size and those seeds (a sweep's)."""
+    ``n_train`` / ``seeds``: only the rows of that training size (or those sizes) and those seeds
+    (a sweep's)."""
     root = Path(root) if root is not None else results_root()
     out = Loaded(stem, root / results_folder(stem, budget) / budget)
     out = _load_sweep(stem, budget, root, out) if EXPERIMENTS[stem].store == "sweep" else _load_table(stem, budget, out)
     if (n_train is not None or seeds is not None) and out.df is not None and "n_train" in out.df:
-        keep = out.df["n_train"] == n_train if n_train is not None else out.df["n_train"].notna()
+        sizes = [n_train] if isinstance(n_train, int) else n_train
+        keep = out.df["n_train"].isin(list(sizes)) if sizes is not None else out.df["n_train"].notna()
         if seeds is not None:
             keep &= out.df["seed"].isin(list(seeds))
         out.df = out.df[keep].reset_index(drop=True)
-        out.records += f"; this report reads the {len(out.df)} rows with n_train = {n_train}" + (
+        out.records += f"; this report reads the {len(out.df)} rows with n_train = {_sizes(n_train)}" + (
             f" and seeds {_ints(seeds)}" if seeds is not None else "")
         if not out.df.empty:
             out.n_train, out.seeds = _ints(out.df["n_train"]), _ints(out.df["seed"])
@@ -238,7 +253,7 @@ def _short(rev: str) -> str:
 
 def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses: dict[str, RevisionStatus],
              project: Path, report_dir: Path, repo: Path, details_in: str | None = None,
-             n_train: int | None = None) -> list[str]:
+             n_train: int | Sequence[int] | None = None) -> list[str]:
     """The markdown of one notebook's section."""
     claim = EXPERIMENTS[stem].claim
     lines = [f"## {claim.artefact} (`notebooks/{stem}.ipynb`)", "",
@@ -288,17 +303,22 @@ def _section(stem: str, budget: str, loaded: Loaded, verdict: Verdict, statuses:
 
 def build_report(budget: str, results: str | os.PathLike | None = None, report_dir: str | os.PathLike | None = None,
                  repo: str | os.PathLike | None = None, stems: Iterable[str] = ORDER, n_train: int | None = None,
-                 seeds: Iterable[int] | None = None) -> str:
+                 seeds: Iterable[int] | None = None, training_sizes: Sequence[int] | None = None) -> str:
     """The report's markdown for ``budget`` (results root ``results``; links relative to ``report_dir``);
     ``n_train`` / ``seeds``: one training size and its seeds (e.g. the paper protocol at 10 000
-    samples, seeds 0-2), with the figures the notebooks write for it (``output_stem``)."""
+    samples, seeds 0-2), with the figures the notebooks write for it (``output_stem``);
+    ``training_sizes``: with ``n_train``, the sizes a notebook whose plan compares training sizes
+    (Figures 5-8) reads instead, e.g. 5 000, 10 000 and 50 000 (those computed so far are shown)."""
     check_budget(budget)
     project = project_root()
     repo = Path(repo) if repo is not None else project
     report_dir = Path(report_dir) if report_dir is not None else project / "reports"
     stems = list(stems)
     seeds = sorted(seeds) if seeds is not None else None
-    loaded = {s: load_results(s, budget, results, n_train, seeds) for s in stems}
+    # a notebook whose plan compares training sizes reads ``training_sizes`` (default: n_train)
+    size = {s: list(training_sizes) if training_sizes and n_train is not None and _compares_sizes(s, budget)
+            else n_train for s in stems}
+    loaded = {s: load_results(s, budget, results, size[s], seeds) for s in stems}
     verdicts = {s: judge(s, loaded[s].df, budget) for s in stems}
     revs = sorted({r for ld in loaded.values() for r in ld.revisions})
     statuses = {r: revision_status(r, repo) for r in revs}
@@ -309,6 +329,8 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
         + (f", seeds {_ints(seeds)}" if seeds is not None else ""))
     command = f"python -m minde.report --budget {budget}" + (
         f" --n-train {n_train}" if n_train is not None else "") + (
+        f" --training-sizes {','.join(str(n) for n in training_sizes)}" if training_sizes and n_train is not None
+        else "") + (
         f" --seeds {','.join(str(s) for s in seeds)}" if seeds is not None else "") + (
         f" --only {','.join(stems)}" if n_train is not None else "")
     regenerated = ("`make reproduce` regenerates it last. " if n_train is None else
@@ -326,7 +348,7 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
              "| artefact | claim | verdict | budget |", "|---|---|---|---|"]
     for s in stems:
         lines.append(f"| {EXPERIMENTS[s].claim.artefact} | {EXPERIMENTS[s].claim.summary} | {verdicts[s].verdict} | "
-                     f"{budget if n_train is None else f'{budget}, n_train = {n_train}'} |")
+                     f"{budget if n_train is None else f'{budget}, n_train = {_sizes(size[s])}'} |")
     lines.append("")
     # the results folder each notebook read at this budget (fig03 and tab01 share one; at the paper
     # budget fig05 reads the benchmark's too)
@@ -352,7 +374,7 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
     for s in stems:
         lines += _section(s, budget, loaded[s], verdicts[s], statuses, project, report_dir, repo,
-                          shown.get(folder[s]), n_train)
+                          shown.get(folder[s]), size[s])
         shown.setdefault(folder[s], EXPERIMENTS[s].claim.artefact)
     lines += ["## Code revisions", "",
               "Every `git_rev` stamped on the records used above, checked against this checkout's HEAD. "
@@ -379,11 +401,12 @@ def report_path(budget: str, out: str | os.PathLike | None = None, n_train: int 
 
 def write_report(budget: str, out: str | os.PathLike | None = None,
                  results: str | os.PathLike | None = None, n_train: int | None = None,
-                 seeds: Iterable[int] | None = None, stems: Iterable[str] = ORDER) -> Path:
+                 seeds: Iterable[int] | None = None, stems: Iterable[str] = ORDER,
+                 training_sizes: Sequence[int] | None = None) -> Path:
     """Write the report of ``budget`` (atomically) and return its path."""
     path = report_path(budget, out, n_train)
     atomic_write(path, build_report(budget, results, report_dir=path.parent, stems=stems, n_train=n_train,
-                                    seeds=seeds))
+                                    seeds=seeds, training_sizes=training_sizes))
     return path
 
 
@@ -396,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-train", type=int, default=None,
                    help="only this training size (writes reports/BUDGET_nN.md), e.g. 10000 at the paper budget")
     p.add_argument("--seeds", default=None, help="with --n-train: only these seeds, e.g. 0-2")
+    p.add_argument("--training-sizes", default=None, metavar="N,N,...",
+                   help="with --n-train: the sizes a training-size notebook reads instead (Figures 5-8), "
+                        "e.g. 5000,10000,50000")
     p.add_argument("--only", default=None, help="comma list of notebook stems (default: every notebook)")
     a = p.parse_args(argv)
     try:
@@ -404,15 +430,16 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [s for s in stems if s not in EXPERIMENTS]
         if unknown:
             raise ValueError(f"unknown notebook(s) {unknown}; known: {', '.join(ORDER)}")
-        if a.seeds is not None and a.n_train is None:
-            raise ValueError("--seeds selects the seeds of one --n-train; give --n-train too")
+        if (a.seeds is not None or a.training_sizes is not None) and a.n_train is None:
+            raise ValueError("--seeds and --training-sizes go with one --n-train; give --n-train too")
         from minde.repro.sweep import parse_seeds
 
         seeds = parse_seeds(a.seeds) if a.seeds is not None else None
+        sizes = sorted({int(n) for n in a.training_sizes.split(",") if n}) if a.training_sizes else None
     except ValueError as exc:
         print(f"python -m minde.report: error: {exc}", file=sys.stderr)
         return 2
-    path = write_report(a.budget, a.out, a.results, a.n_train, seeds, stems)
+    path = write_report(a.budget, a.out, a.results, a.n_train, seeds, stems, sizes)
     print(f"wrote {path}")
     return 0
 

@@ -382,10 +382,13 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
                       f"{' → '.join(f'{mae[n]:.3f}' for n in sizes)} nats for n_train = "
                       f"{' → '.join(str(n) for n in sizes)}, and its error falls from the smallest to the "
                       f"largest size on {falls} of {len(e)} tasks")
-    mae_all = agg.assign(e=agg["bias"].abs()).pivot_table(index="variant", columns="n_train", values="e")
+    # the table compares sizes on the same tasks: those with results at every size
+    at_all = agg.groupby("task")["n_train"].nunique() == len(sizes)
+    same = agg[agg["task"].isin(at_all[at_all].index)]
+    mae_all = same.assign(e=same["bias"].abs()).pivot_table(index="variant", columns="n_train", values="e")
     mae_all = mae_all.loc[variant_order(list(mae_all.index))].round(3)
     mae_all.index = [method_label(v) for v in mae_all.index]
-    mae_all.columns = [f"MAE, n_train = {n}" for n in mae_all.columns]
+    mae_all.columns = [f"MAE, n_train = {n} ({int(at_all.sum())} tasks)" for n in mae_all.columns]
     table = mae_all.rename_axis("estimator").reset_index()
     details = _seed_table(agg, ["task", "n_train"])
     return _verdict(threshold, checks, "; ".join(interp) + ("." if interp else ""), table, details)

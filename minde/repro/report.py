@@ -79,12 +79,16 @@ def _budget_steps(budget: str) -> str:
             else "the paper's epoch rule, docs/method.md §7 (not stored in the results)")
 
 
-def _load_sweep(stem: str, budget: str, root: Path, out: Loaded) -> Loaded:
-    """Unit records of a sweep experiment (results.csv when there are none)."""
+def _load_sweep(stem: str, budget: str, root: Path, out: Loaded, sizes: list[int] | None = None,
+                seeds: list[int] | None = None) -> Loaded:
+    """Unit records of a sweep experiment (results.csv when there are none); ``sizes`` /
+    ``seeds``: only the records of those training sizes and seeds."""
     spec = EXPERIMENTS[stem]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", res.CorruptRecordWarning)
         recs = res.load_units(out.folder.parent.name, budget, root)
+    recs = {k: r for k, r in recs.items()
+            if (sizes is None or r.n_train in sizes) and (seeds is None or r.seed in seeds)}
     if recs:
         from minde.repro.units import outdated_records
 
@@ -188,10 +192,12 @@ def load_results(stem: str, budget: str, root: str | os.PathLike | None = None,
     (a sweep's)."""
     root = Path(root) if root is not None else results_root()
     out = Loaded(stem, root / results_folder(stem, budget) / budget)
-    out = _load_sweep(stem, budget, root, out) if EXPERIMENTS[stem].store == "sweep" else _load_table(stem, budget, out)
+    sizes = [n_train] if isinstance(n_train, int) else None if n_train is None else list(n_train)
+    picked = None if seeds is None else list(seeds)
+    out = (_load_sweep(stem, budget, root, out, sizes, picked) if EXPERIMENTS[stem].store == "sweep"
+           else _load_table(stem, budget, out))
     if (n_train is not None or seeds is not None) and out.df is not None and "n_train" in out.df:
-        sizes = [n_train] if isinstance(n_train, int) else n_train
-        keep = out.df["n_train"].isin(list(sizes)) if sizes is not None else out.df["n_train"].notna()
+        keep = out.df["n_train"].isin(sizes) if sizes is not None else out.df["n_train"].notna()
         if seeds is not None:
             keep &= out.df["seed"].isin(list(seeds))
         out.df = out.df[keep].reset_index(drop=True)
@@ -371,11 +377,13 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
         lines.append("Notebooks without an entry in the registry (`minde.repro.experiments.EXPERIMENTS`): "
                      f"{', '.join(f'`{n}`' for n in uncovered)}.")
     lines.append("")
-    shown: dict[str, str] = {}  # experiment -> artefact whose section showed its per-task numbers
+    # (experiment, sizes) -> artefact whose section showed those rows' per-task numbers
+    shown: dict[tuple[str, str], str] = {}
     for s in stems:
+        rows = (folder[s], _sizes(size[s]))
         lines += _section(s, budget, loaded[s], verdicts[s], statuses, project, report_dir, repo,
-                          shown.get(folder[s]), size[s])
-        shown.setdefault(folder[s], EXPERIMENTS[s].claim.artefact)
+                          shown.get(rows), size[s])
+        shown.setdefault(rows, EXPERIMENTS[s].claim.artefact)
     lines += ["## Code revisions", "",
               "Every `git_rev` stamped on the records used above, checked against this checkout's HEAD. "
               "Flagged: `+dirty` (computed with uncommitted changes in `minde/`), no revision recorded, a "

@@ -120,23 +120,3 @@ def study_results(budget: str, seeds: Sequence[int] | None = None, recompute: bo
                params={"tasks": list(plan.tasks), "sizes": list(opts["sizes"]),
                        "former_max": opts["former_max"], "budget_settings": budget_fingerprint(budget)})
     return df
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m minde.repro.small_data --budget quick [--seeds 0-2]``: compute or resume the
-    study outside its notebook (what ``ablation_sample_size.ipynb`` reads)."""
-    import argparse
-
-    from minde.repro.sweep import parse_seeds
-
-    p = argparse.ArgumentParser(prog="python -m minde.repro.small_data", description=__doc__.split("\n")[0])
-    p.add_argument("--budget", default="quick", choices=("smoke", "quick", "paper"))
-    p.add_argument("--seeds", default=None, help="e.g. 0-2 (default: the notebook's plan)")
-    p.add_argument("--no-progress", action="store_true")
-    a = p.parse_args(argv)
-    study_results(a.budget, None if a.seeds is None else parse_seeds(a.seeds), progress=not a.no_progress)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

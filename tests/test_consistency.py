@@ -353,3 +353,12 @@ def test_pipeline_end_to_end_smoke(tmp_path: Path) -> None:
     _check_result_frame(minde_rows, cfg, n_variants=4)
     assert (df["method"] == "infonce").any() == has_baselines
     assert (df["seconds"] > 0).all()
+
+
+def test_a_result_file_without_its_revisions_is_refused(tmp_path: Path) -> None:
+    """Every row names the code revisions of its numerator and denominator; a file without them
+    is not a consistency result file of this repository."""
+    path = tmp_path / "old.csv"
+    pd.DataFrame(columns=cons.RESULT_COLUMNS).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="missing columns.*git_rev"):
+        cons.load_consistency(path)

@@ -14,7 +14,7 @@ RESULT_COLUMNS = [
     "test", "r", "method", "variant", "estimate_numerator", "estimate_denominator", "ratio", "ideal",
     "seconds", "budget", "seed",
 ]
-# the code revisions that computed a row's numerator and denominator (optional: older files lack them)
+# the code revisions that computed a row's numerator and denominator
 PROVENANCE_COLUMNS = ["git_rev", "git_rev_denominator"]
 TEST_IDEALS = {"baseline": 1.0, "data_processing": 1.0, "additivity": 2.0}  # docs/method.md §11: ideal ratios
 # the canonical row order of a result file (a resumed run appends rows in the order they finish)
@@ -22,21 +22,21 @@ ROW_ORDER = ["test", "method", "variant", "r", "seed"]
 
 
 def save_consistency(df: pd.DataFrame, path: str | Path) -> Path:
-    """docs/method.md §11: write the result rows (with PROVENANCE_COLUMNS where present) to CSV
+    """docs/method.md §11: write the result rows (RESULT_COLUMNS and PROVENANCE_COLUMNS) to CSV
     (parent folders created), in ROW_ORDER and with exact floats; returns the path."""
     path = Path(path)
-    columns = RESULT_COLUMNS + [c for c in PROVENANCE_COLUMNS if c in df]
+    columns = RESULT_COLUMNS + PROVENANCE_COLUMNS
     text = csv_text(df[columns], sort_by=ROW_ORDER, digits=None, index=False)  # data: floats exact
     return atomic_write(path, text)  # never half-written
 
 
 def load_consistency(path: str | Path) -> pd.DataFrame:
-    """docs/method.md §11: read result rows written by save_consistency, checking the columns
-    (PROVENANCE_COLUMNS are kept where the file has them). Floats are read exactly (a figure
+    """docs/method.md §11: read result rows written by save_consistency, checking the columns.
+    Floats are read exactly (a figure
     re-plotted from the file matches one plotted from the rows that were saved)."""
     df = read_csv_exact(path)
-    missing = set(RESULT_COLUMNS) - set(df.columns)
+    missing = set(RESULT_COLUMNS + PROVENANCE_COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"{path} is not a consistency result file: missing columns {sorted(missing)}")
-    provenance = [c for c in PROVENANCE_COLUMNS if c in df]
-    return df[RESULT_COLUMNS + provenance].fillna({c: "" for c in provenance}).astype({c: str for c in provenance})
+    revs = PROVENANCE_COLUMNS
+    return df[RESULT_COLUMNS + revs].fillna({c: "" for c in revs}).astype({c: str for c in revs})

@@ -144,7 +144,7 @@ class MINDE:
     replacement, independently at every step; "epochs" visits the rows in shuffled epochs and
     drops each epoch's last incomplete batch, as the authors' code does (docs/method.md §7).
 
-    ``compile``: run the training step through ``torch.compile`` (about twice as fast on a CPU;
+    ``compile``: run the training step through ``torch.compile`` (1.2-1.6 times as fast on a CPU;
     ``minde.compiled``). None: $MINDE_COMPILE, else runs of at least 2 000 steps; it falls back to
     eager, with a warning, where no compiler is found. Results agree with eager training to float
     rounding, not bit for bit.

@@ -3,7 +3,7 @@ docs/performance.md).
 
 At the network sizes MINDE uses, an eager training step is dominated by per-operation dispatch,
 not arithmetic: inductor fuses the forward and backward into a few kernels (C++ on a CPU, Triton
-on a GPU) and trains about twice as fast. Compiling a shape costs tens of seconds the first time
+on a GPU): on a CPU it trains 1.2-1.6 times as fast. Compiling a shape costs tens of seconds the first time
 (seconds with a warm cache), so ``resolve_compile`` compiles by default only runs of at least
 ``COMPILE_MIN_STEPS`` steps. The compiled code is cached on disk by inductor under
 ``<cache>/inductor`` (``minde._io.cache_root``; ``$TORCHINDUCTOR_CACHE_DIR`` wins), so a sweep

@@ -174,3 +174,19 @@ def test_plot_table_shows_missing_values_as_a_dash():
     fig = plot_table(df, title="t")
     texts = [c.get_text().get_text() for c in fig.axes[0].tables[0].get_celld().values()]
     assert "nan" not in texts and texts.count("–") == 3 and "1.23" in texts
+
+
+def test_a_narrow_task_figure_puts_its_legend_beside_the_panels():
+    """With one or two panels the legend would be wider than the figure below them (it ran into
+    the axis labels), so it goes to their right; with three or more it stays below."""
+    agg = analysis.aggregate_seeds(_tidy())
+    for tasks, right in ((["t1"], True), (["t1"] * 3, False)):
+        fig = plotting.plot_estimates_vs_truth(agg, tasks)
+        fig.canvas.draw()
+        legend = fig.legends[0].get_window_extent()
+        panels = [ax.get_window_extent() for ax in fig.axes if ax.get_visible()]
+        if right:
+            assert legend.x0 >= max(p.x1 for p in panels)
+        else:
+            assert legend.y1 <= min(p.y0 for p in panels)
+        plt.close(fig)

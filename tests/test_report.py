@@ -104,6 +104,8 @@ def test_one_training_size_selects_its_rows_and_names_the_report(at_repo, tmp_pa
     assert f"**Verdict: {NO_RESULTS}**" in text
     assert report.main(["--budget", "paper", "--seeds", "0-2"]) == 2
     assert report.main(["--budget", "paper", "--only", "no_such_notebook"]) == 2
+    assert report.main(["--budget", "paper", "--training-sizes", "5000,10000"]) == 2  # needs --n-train
+    assert report.main(["--budget", "paper", "--n-train", "10000", "--training-sizes", "5k"]) == 2
 
 
 def test_report_links_figures_relative_to_the_report(at_repo):

@@ -443,7 +443,13 @@ def main(argv: list[str] | None = None) -> int:
         from minde.repro.sweep import parse_seeds
 
         seeds = parse_seeds(a.seeds) if a.seeds is not None else None
-        sizes = sorted({int(n) for n in a.training_sizes.split(",") if n}) if a.training_sizes else None
+        sizes = None
+        if a.training_sizes:
+            try:
+                sizes = sorted({int(n) for n in a.training_sizes.split(",") if n})
+            except ValueError:
+                raise ValueError(f"--training-sizes: {a.training_sizes!r} is not a comma list of sizes, "
+                                 "e.g. 5000,10000,50000") from None
     except ValueError as exc:
         print(f"python -m minde.report: error: {exc}", file=sys.stderr)
         return 2

@@ -47,7 +47,7 @@ test-fast: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -m "not paper and not slow and not notebooks" $(PYTEST_ARGS)
 
 reproduce: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m minde.reproduce --budget $(BUDGET)
+	MPLBACKEND=Agg $(BIN)/minde reproduce --budget $(BUDGET)
 
 # the paper's protocol at its 10 000-sample point (MINDE-C/J, seeds 0-2): Figures 3-4 and Table 1
 # from the finished units under data/results/benchmark/paper/, Figures 5-8 from the units at 5 000,
@@ -55,12 +55,12 @@ reproduce: $(STAMP)
 # (computes nothing; the sweep commands are in docs/operations.md)
 PAPER_SIZES := 5000,10000,50000
 paper-10k: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m minde.reproduce --budget paper \
+	MPLBACKEND=Agg $(BIN)/minde reproduce --budget paper \
 		--only fig03_benchmark_tasks,tab01_benchmark_table \
 		-p n_train=10000 -p 'seeds=[0, 1, 2]' -p finished_only=true
-	MPLBACKEND=Agg $(BIN)/python -m minde.reproduce --budget paper --only fig05_training_size \
+	MPLBACKEND=Agg $(BIN)/minde reproduce --budget paper --only fig05_training_size \
 		-p 'n_train=[$(PAPER_SIZES)]' -p 'seeds=[0, 1, 2]' -p finished_only=true
-	$(BIN)/python -m minde.report --budget paper --n-train 10000 --training-sizes $(PAPER_SIZES) --seeds 0-2 \
+	$(BIN)/minde report --budget paper --n-train 10000 --training-sizes $(PAPER_SIZES) --seeds 0-2 \
 		--only fig03_benchmark_tasks,tab01_benchmark_table,fig05_training_size
 
 clean-venv:

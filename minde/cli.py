@@ -43,9 +43,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 # the reproduction layer's commands, run by ``minde NAME ARGS``: module and one-line help
-REPRO_COMMANDS = {"sweep": ("minde.repro.sweep", "run or resume a sweep of benchmark units (python -m minde.sweep)"),
-                  "reproduce": ("minde.repro.reproduce", "run the notebooks of a budget (python -m minde.reproduce)"),
-                  "report": ("minde.repro.report", "write the claims report of a budget (python -m minde.report)")}
+REPRO_COMMANDS = {"sweep": ("minde.repro.sweep", "run or resume a sweep of benchmark units (also python -m minde.sweep)"),
+                  "reproduce": ("minde.repro.reproduce", "run the notebooks of a budget (also python -m minde.reproduce)"),
+                  "report": ("minde.repro.report", "write the claims report of a budget (also python -m minde.report)")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +120,7 @@ def _check_options(args: argparse.Namespace, n_rows: int) -> tuple[int, int]:
 
     if args.seeds_list is not None:
         raise InputError("minde estimate takes --n-seeds K (the number of models) and --seed S (the first "
-                         "seed); --seeds is a list of seeds in python -m minde.sweep")
+                         "seed); --seeds is a list of seeds in minde sweep")
     if args.n_seeds is not None and args.n_seeds < 1:
         raise InputError(f"--n-seeds must be >= 1, got {args.n_seeds}")
     if args.seed < 0:

@@ -63,7 +63,7 @@ def test_committed_quick_report_is_what_the_command_regenerates(at_repo):
     """reports/quick.md is deterministic and up to date with the committed quick results."""
     committed = (REPO / "reports" / "quick.md").read_text(encoding="utf-8")
     assert report.build_report("quick") == committed, \
-        "reports/quick.md is stale: run `python -m minde.report --budget quick` and commit it"
+        "reports/quick.md is stale: run `minde report --budget quick` and commit it"
 
 
 PAPER_10K = ("fig03_benchmark_tasks", "tab01_benchmark_table", "fig05_training_size")

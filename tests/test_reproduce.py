@@ -1,4 +1,4 @@
-"""Tests of the papermill runner ``python -m minde.reproduce`` (docs/method.md §8-§13)."""
+"""Tests of the papermill runner ``minde reproduce`` (docs/method.md §8-§13)."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""``python -m minde.sweep --verify``: committed records are recomputed from the code and compared."""
+"""``minde sweep --verify``: committed records are recomputed from the code and compared."""
 from __future__ import annotations
 
 import math

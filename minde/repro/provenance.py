@@ -106,7 +106,7 @@ def is_committed_destination(root: str | os.PathLike, experiment: str, budget: s
 
 class DirtySourceError(SweepArgumentError):
     """A sweep would write records computed from uncommitted code into the committed results
-    (a SweepArgumentError, so ``python -m minde.sweep`` exits with status 2)."""
+    (a SweepArgumentError, so ``minde sweep`` exits with status 2)."""
 
 
 def check_sweep_source(root: str | os.PathLike, experiment: str, budget: str,

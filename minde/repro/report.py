@@ -1,7 +1,7 @@
 """The claims report: for each notebook, the paper's claim, its figure, the numbers and a verdict.
 
-    python -m minde.report --budget smoke|quick|paper [--out DIR]
-    python -m minde.report --budget paper --n-train 10000 --seeds 0-2 --only STEM,STEM
+    minde report --budget smoke|quick|paper [--out DIR]
+    minde report --budget paper --n-train 10000 --training-sizes 5000,10000,50000 --seeds 0-2 --only STEM,STEM
 
 writes ``<DIR or project root>/reports/<budget>.md`` (``<budget>_n<N>.md`` for one training size
 and its seeds, e.g. the paper protocol at 10 000 samples) from the results under
@@ -333,7 +333,7 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     where = f"{budget} budget" if n_train is None else (
         f"{'paper protocol' if budget == 'paper' else budget + ' budget'} at n_train = {n_train:,}".replace(",", " ")
         + (f", seeds {_ints(seeds)}" if seeds is not None else ""))
-    command = f"python -m minde.report --budget {budget}" + (
+    command = f"minde report --budget {budget}" + (
         f" --n-train {n_train}" if n_train is not None else "") + (
         f" --training-sizes {','.join(str(n) for n in training_sizes)}" if training_sizes and n_train is not None
         else "") + (
@@ -420,7 +420,7 @@ def write_report(budget: str, out: str | os.PathLike | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 when the report is written, 2 on bad arguments."""
-    p = argparse.ArgumentParser(prog="python -m minde.report", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="minde report", description=__doc__.split("\n")[0])
     p.add_argument("--budget", required=True, help="smoke, quick or paper")
     p.add_argument("--out", default=None, help="write DIR/reports/BUDGET.md (default: the project root)")
     p.add_argument("--results", default=None, help=argparse.SUPPRESS)  # tests: another results root
@@ -451,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--training-sizes: {a.training_sizes!r} is not a comma list of sizes, "
                                  "e.g. 5000,10000,50000") from None
     except ValueError as exc:
-        print(f"python -m minde.report: error: {exc}", file=sys.stderr)
+        print(f"minde report: error: {exc}", file=sys.stderr)
         return 2
     path = write_report(a.budget, a.out, a.results, a.n_train, seeds, stems, sizes)
     print(f"wrote {path}")

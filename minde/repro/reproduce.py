@@ -1,6 +1,6 @@
 """Execute every notebook with papermill and check the files each declares (docs/method.md §8-§13).
 
-    python -m minde.reproduce [--budget smoke|quick|paper] [--only PATTERN] [--list]
+    minde reproduce [--budget smoke|quick|paper] [--only PATTERN] [--list]
                               [--workers N] [--scheduler ADDR] [--no-report]
 
 Executed notebooks go to ``runs/<budget>/`` (git-ignored). A failing notebook does not stop the
@@ -179,8 +179,8 @@ def list_notebooks(budget: str, nb_dir: Path | None = None, root: Path | None = 
 
 
 def _parser() -> argparse.ArgumentParser:
-    """Command-line interface of ``python -m minde.reproduce``."""
-    p = argparse.ArgumentParser(prog="python -m minde.reproduce", description=__doc__.split("\n")[0])
+    """Command-line interface of ``minde reproduce``."""
+    p = argparse.ArgumentParser(prog="minde reproduce", description=__doc__.split("\n")[0])
     p.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGET_NAMES)} (default quick)")
     p.add_argument("--only", default=None,
                    help="run notebooks whose name matches (comma-separated globs or substrings)")
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 if every notebook ran and wrote its declared files, 1 otherwise, 2 on bad args."""
     a = _parser().parse_args(argv)
     if a.budget not in BUDGET_NAMES:
-        print(f"python -m minde.reproduce: error: unknown budget {a.budget!r}; valid budgets: "
+        print(f"minde reproduce: error: unknown budget {a.budget!r}; valid budgets: "
               f"{', '.join(BUDGET_NAMES)}", file=sys.stderr)
         return 2
     if a.list:
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         extra = parse_params(a.param)
     except ValueError as exc:
-        print(f"python -m minde.reproduce: error: {exc}", file=sys.stderr)
+        print(f"minde reproduce: error: {exc}", file=sys.stderr)
         return 2
     start = time.time()
     runs = run_all(a.budget, a.only, a.workers, a.scheduler, a.notebooks, a.runs, extra=extra)

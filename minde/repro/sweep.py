@@ -1,12 +1,12 @@
 """The sweep command (docs/method.md §8, §12): run (task × method × n_train × seed) units, resumably.
 
-    python -m minde.sweep --experiment NAME --budget smoke|quick|paper \\
+    minde sweep --experiment NAME --budget smoke|quick|paper \\
         --tasks ID[,ID...]|all|highmi|benchmark --methods minde_c,minde_j,cca,...|all \\
         --seeds 0-4 --n-train 10000 [--n-test 10000] [--out DIR] [--retry-failed] \\
         [--recompute] [--dry-run] [--workers N] [--scheduler ADDR|FILE] [--group-size N]
         [--checkpoint-every STEPS] [--checkpoint-seconds S] [--no-progress] [--allow-dirty]
-    python -m minde.sweep --status EXPERIMENT --budget B [--out DIR]
-    python -m minde.sweep --verify EXPERIMENT --budget B [--sample K] [--max-seconds S]
+    minde sweep --status EXPERIMENT --budget B [--out DIR]
+    minde sweep --verify EXPERIMENT --budget B [--sample K] [--max-seconds S]
         [--seed-select N] [--out DIR]
 
 Each finished unit is one checksummed JSON record (``minde.repro.results``); a rerun skips finished
@@ -494,8 +494,8 @@ def status_report(experiment: str, budget: str, out: str | os.PathLike | None = 
 
 
 def _parser() -> argparse.ArgumentParser:
-    """The command-line interface of ``python -m minde.sweep``."""
-    p = argparse.ArgumentParser(prog="python -m minde.sweep", description=__doc__.split("\n")[0])
+    """The command-line interface of ``minde sweep``."""
+    p = argparse.ArgumentParser(prog="minde sweep", description=__doc__.split("\n")[0])
     p.add_argument("--experiment", help="results go to OUT/EXPERIMENT/BUDGET/ (required to run)")
     p.add_argument("--budget", required=True, help=f"one of {', '.join(BUDGETS)}")
     p.add_argument("--tasks", help="ID[,ID...] or all | benchmark | highmi (required to run)")
@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.budget not in BUDGETS:
             p.error(f"--budget: unknown budget {a.budget!r}; valid: {', '.join(BUDGETS)}")
         if not res.unit_dir(a.status, a.budget, a.out).is_dir():
-            print(f"python -m minde.sweep: error: no results at "
+            print(f"minde sweep: error: no results at "
                   f"{res.unit_dir(a.status, a.budget, a.out)}", file=sys.stderr)
             return 2
         print(status_report(a.status, a.budget, a.out))
@@ -575,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                        checkpoint_every=a.checkpoint_every, checkpoint_seconds=every_s, cross=a.cross,
                        epochs=rule)
     except SweepArgumentError as exc:
-        print(f"python -m minde.sweep: error: {exc}", file=sys.stderr)
+        print(f"minde sweep: error: {exc}", file=sys.stderr)
         return 2
     if a.dry_run:
         return 0

@@ -1,6 +1,6 @@
 """Committed numbers come from the code: recompute a sample of unit records and compare (docs/method.md §8).
 
-    python -m minde.sweep --verify EXPERIMENT --budget B [--sample K] [--max-seconds S]
+    minde sweep --verify EXPERIMENT --budget B [--sample K] [--max-seconds S]
         [--seed-select N] [--out DIR]
 
 Among the finished records of ``OUT/EXPERIMENT/B/units`` whose unit took at most S seconds, K
@@ -194,7 +194,7 @@ def run_verify(experiment: str, budget: str, out: str | None = None, sample: int
                max_seconds: float | None = None, seed_select: int = 0) -> tuple[int, pd.DataFrame | None]:
     """What ``--verify`` prints and returns: (exit status, the table or None on bad use)."""
     if sample < 1:
-        print(f"python -m minde.sweep: error: --sample must be a positive integer, got {sample}",
+        print(f"minde sweep: error: --sample must be a positive integer, got {sample}",
               file=sys.stderr)
         return 2, None
     where = res.unit_dir(experiment, budget, out)
@@ -202,7 +202,7 @@ def run_verify(experiment: str, budget: str, out: str | None = None, sample: int
     chosen = select_records(recs, sample, max_seconds, seed_select)
     if not chosen:
         limit = "" if max_seconds is None else f" with seconds <= {max_seconds:g}"
-        print(f"python -m minde.sweep: error: no finished records{limit} in {where}/units",
+        print(f"minde sweep: error: no finished records{limit} in {where}/units",
               file=sys.stderr)
         return 2, None
     print(f"verifying {len(chosen)} of {len(recs)} records in {where} (seed {seed_select}; this machine: "

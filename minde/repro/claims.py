@@ -292,7 +292,7 @@ def consistency_verdict(df: pd.DataFrame, tols: dict[str, float] | None = None) 
             found.append(("baseline", Check(
                 f"{name} (a) |baseline ratio − 1| at the largest r", abs(end - 1), "≤", tol["baseline"],
                 f"ends at {end:.2f}; {'non-decreasing' if mono else 'not monotone, which fails'} in r",
-                ok=mono and abs(end - 1) <= tol["baseline"])))
+                ok=None if mono else False)))
         if ("data_processing", method, variant) in ratio.index.droplevel("r"):
             b = ratio.loc[("data_processing", method, variant)]
             dev = float((b - 1).abs().max())
@@ -666,7 +666,7 @@ def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
     want = {(t, n, s) for t in plan.tasks for n in plan.options["sizes"] for s in plan.seeds}
     have = set(zip(d["task"], d["n"].astype(int), d["seed"].astype(int))) & want
     checks: list[Check] = [Check(f"(task, n, seed) of the {budget} plan computed", len(have), "=", len(want),
-                                 fmt="g", ok=have == want)]
+                                 fmt="g")]  # have is a subset of want
     loud = ours[(ours["estimate"] > 2 * ours["truth"]) & ~ours["warned"]]
     checks.append(Check("MINDE estimates above twice the truth without a warning", len(loud), "=", 0,
                         f"of {len(ours)}", "g"))
@@ -687,7 +687,7 @@ def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
             continue
         checks.append(Check(f"MINDE-{kind.upper()} MAE at 250-500 rows at most KSG's", mine["err"].mean(), "≤", ksg,
                             f"{int(mine['warned'].sum())} of {len(mine)} warned; all warned also passes",
-                            ok=mine["err"].mean() <= ksg or bool(mine["warned"].all())))
+                            ok=True if bool(mine["warned"].all()) else None))
     table = (d.groupby(["method", "n"])["err"].mean().unstack("n").rename_axis(index="method (MAE)", columns="n")
              .round(4))
     former = d[d["method"].str.endswith("_former")]

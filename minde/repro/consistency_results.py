@@ -38,5 +38,5 @@ def load_consistency(path: str | Path) -> pd.DataFrame:
     missing = set(RESULT_COLUMNS + PROVENANCE_COLUMNS) - set(df.columns)
     if missing:
         raise ValueError(f"{path} is not a consistency result file: missing columns {sorted(missing)}")
-    revs = PROVENANCE_COLUMNS
-    return df[RESULT_COLUMNS + revs].fillna({c: "" for c in revs}).astype({c: str for c in revs})
+    return (df[RESULT_COLUMNS + PROVENANCE_COLUMNS].fillna({c: "" for c in PROVENANCE_COLUMNS})
+            .astype({c: str for c in PROVENANCE_COLUMNS}))

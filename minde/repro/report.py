@@ -321,9 +321,9 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
     report_dir = Path(report_dir) if report_dir is not None else project / "reports"
     stems = list(stems)
     seeds = sorted(seeds) if seeds is not None else None
+    training_sizes = list(training_sizes) if training_sizes and n_train is not None else None
     # a notebook whose plan compares training sizes reads ``training_sizes`` (default: n_train)
-    size = {s: list(training_sizes) if training_sizes and n_train is not None and _compares_sizes(s, budget)
-            else n_train for s in stems}
+    size = {s: training_sizes if training_sizes and _compares_sizes(s, budget) else n_train for s in stems}
     loaded = {s: load_results(s, budget, results, size[s], seeds) for s in stems}
     verdicts = {s: judge(s, loaded[s].df, budget) for s in stems}
     revs = sorted({r for ld in loaded.values() for r in ld.revisions})
@@ -335,8 +335,7 @@ def build_report(budget: str, results: str | os.PathLike | None = None, report_d
         + (f", seeds {_ints(seeds)}" if seeds is not None else ""))
     command = f"minde report --budget {budget}" + (
         f" --n-train {n_train}" if n_train is not None else "") + (
-        f" --training-sizes {','.join(str(n) for n in training_sizes)}" if training_sizes and n_train is not None
-        else "") + (
+        f" --training-sizes {','.join(str(n) for n in training_sizes)}" if training_sizes else "") + (
         f" --seeds {','.join(str(s) for s in seeds)}" if seeds is not None else "") + (
         f" --only {','.join(stems)}" if n_train is not None else "")
     regenerated = ("`make reproduce` regenerates it last. " if n_train is None else
@@ -440,16 +439,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"unknown notebook(s) {unknown}; known: {', '.join(ORDER)}")
         if (a.seeds is not None or a.training_sizes is not None) and a.n_train is None:
             raise ValueError("--seeds and --training-sizes go with one --n-train; give --n-train too")
-        from minde.repro.sweep import parse_seeds
+        from minde.repro.sweep import _positive_sizes, parse_seeds
 
         seeds = parse_seeds(a.seeds) if a.seeds is not None else None
-        sizes = None
-        if a.training_sizes:
-            try:
-                sizes = sorted({int(n) for n in a.training_sizes.split(",") if n})
-            except ValueError:
-                raise ValueError(f"--training-sizes: {a.training_sizes!r} is not a comma list of sizes, "
-                                 "e.g. 5000,10000,50000") from None
+        sizes = _positive_sizes("--training-sizes", a.training_sizes) if a.training_sizes else None
     except ValueError as exc:
         print(f"minde report: error: {exc}", file=sys.stderr)
         return 2

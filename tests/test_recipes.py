@@ -3,33 +3,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from minde.repro import recipes
+from minde.repro import recipes, store
 from minde.repro.experiments import get_plan
 
 
 def _capture(monkeypatch) -> dict:
+    """Record what the study asks the store for, instead of computing it."""
     seen: dict = {}
 
-    def fake_screen(recs, tasks, seeds, kinds, n_train, out, cross):
-        seen.update(recipes=list(recs), tasks=list(tasks), seeds=list(seeds), kinds=list(kinds),
-                    n_train=n_train, out=out, cross=cross)
+    def fake(experiment, budget, compute, params, recompute=False, recipe=True, parts=None, path=None, **kw):
+        seen.update(experiment=experiment, budget=budget, params=params, recipe=recipe, parts=parts, path=path)
+        return pd.DataFrame()
 
-    monkeypatch.setattr(recipes, "run_recipe_screen", fake_screen)
+    monkeypatch.setattr(store, "load_or_compute", fake)
     return seen
 
 
-def test_cli_defaults_are_the_notebooks_quick_plan(monkeypatch, tmp_path: Path) -> None:
+def test_cli_defaults_resume_the_notebooks_quick_table(monkeypatch, tmp_path: Path) -> None:
+    """The command's defaults ask the store for the notebook's own settings and parts, so it
+    resumes (and never invalidates) the table the notebook reads."""
     seen = _capture(monkeypatch)
     assert recipes.main(["--out", str(tmp_path / "r.csv")]) == 0
+    cli = dict(seen)
     plan = get_plan("ablation_training_recipe", "quick")
-    assert seen["recipes"] == list(plan.options["recipes"])
-    assert seen["tasks"] == list(plan.tasks)
-    assert seen["seeds"] == list(plan.seeds)
-    assert seen["cross"] is False
+    recipes.study(plan.options["recipes"], plan.tasks, plan.seeds, [m[-1] for m in plan.methods], budget="quick",
+                  max_steps=plan.options["max_steps"])
+    assert cli["path"] == str(tmp_path / "r.csv") and seen["path"] is None
+    assert cli["params"] == seen["params"] and cli["parts"] == seen["parts"] and not cli["recipe"]
+    assert cli["params"]["recipes"] == list(plan.options["recipes"])
+    assert {p["task"] for p in cli["parts"]} == set(plan.tasks)
     # RECIPES holds more candidates than the notebook runs; the default must not add them
-    assert set(recipes.RECIPES) - set(seen["recipes"])
+    assert set(recipes.RECIPES) - set(cli["params"]["recipes"])
+    assert recipes.main(["--out", str(tmp_path / "r.csv"), "--cross"]) == 0
+    assert seen["params"]["cross"] is True  # other settings, another table
 
 
 def test_cli_rejects_an_unknown_recipe(monkeypatch, tmp_path: Path, capsys) -> None:

@@ -2,7 +2,8 @@
 and the learned-versus-exact score error decomposition on Gaussian tasks (docs/method.md §3, §4, §14).
 
 Each ``run_*`` returns tidy rows (estimates in nats) and is called by its notebook through
-``minde.repro.experiments.load_or_compute``, which caches the rows under data/results/<stem>/<budget>/.
+``minde.repro.store.load_or_compute``, which stores the rows, task by task, under
+data/results/<stem>/<budget>/.
 """
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from minde._io import figure_dir, read_csv_exact, results_root
+from minde._io import figure_dir, results_root
 from minde.config import BUDGETS
 from minde.repro import claims as C
 from minde.repro.claims import Claim, Verdict
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from minde.repro.units import EpochRule
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
-           "available_methods", "sweep_results", "load_or_compute", "results_path", "split_tasks",
+           "available_methods", "sweep_results", "results_path", "split_tasks",
            "add_task_info", "output_stem", "results_folder", "judge", "budget_fingerprint", "check_seeds", "estimate_kinds", "wants_joint",
            "epoch_rule"]
 
@@ -458,34 +458,6 @@ def budget_fingerprint(budget: str) -> dict[str, Any]:
 
     fields = {k: v for k, v in asdict(get_budget(budget)).items() if k != "max_steps_per_row"}
     return json.loads(json.dumps(fields, default=str))
-
-
-def load_or_compute(experiment: str, budget: str, compute: Callable[[], pd.DataFrame],
-                    params: dict[str, Any], recompute: bool = False,
-                    root: str | os.PathLike | None = None, recipe: bool = True) -> pd.DataFrame:
-    """Read cached results.csv if it was made with the same ``params``; else compute and cache.
-
-    ``recipe``: the budget's settings (``budget_fingerprint``) are part of the key, so a change of
-    the budget's training recipe recomputes; False for computations that set every training knob
-    themselves (the recipe study).
-    """
-    from minde._io import atomic_write
-    from minde.repro.results import write_meta
-
-    path = results_path(experiment, budget, root)
-    meta = path.with_name("meta.json")
-    key = json.loads(json.dumps(params, default=str))
-    if recipe:
-        key["budget_settings"] = budget_fingerprint(budget)
-    if not recompute and path.exists() and meta.exists():
-        if json.loads(meta.read_text()).get("params") == key:
-            print(f"loaded cached results {path}")
-            return read_csv_exact(path)
-        print(f"cached results {path} were made with other parameters: recomputing")
-    df = compute()
-    atomic_write(path, df.to_csv(index=False))
-    write_meta(experiment, budget, path.parent.parent.parent, params=key)
-    return df
 
 
 def split_tasks(tasks: Sequence[str], n_groups: int) -> list[list[str]]:

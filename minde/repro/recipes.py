@@ -21,9 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from minde._io import atomic_write
-
-__all__ = ["Recipe", "RECIPES", "STUDY_RECIPES", "SCREEN_TASKS", "EXTRA_TASKS", "run_recipe_screen", "sample_problem",
+__all__ = ["Recipe", "RECIPES", "STUDY_RECIPES", "SCREEN_TASKS", "EXTRA_TASKS", "run_recipe_screen", "study", "sample_problem",
            "subset_cross"]
 
 
@@ -149,21 +147,16 @@ def subset_cross(gram: np.ndarray) -> list[tuple[tuple[int, ...], float]]:
             for k in range(2, k_all + 1) for sub in combinations(range(k_all), k)]
 
 
-def _load(path: Path | None) -> pd.DataFrame:
-    return pd.read_csv(path) if path is not None and path.exists() else pd.DataFrame()
-
-
 def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: Sequence[int],
                       kinds: Sequence[str] = ("c", "j"), n_train: int = 10_000, n_test: int = 10_000,
-                      budget: str = "quick", out: str | Path | None = None,
-                      progress: bool = True, max_steps: int | None = None, cross: bool = False) -> pd.DataFrame:
+                      budget: str = "quick", progress: bool = True, max_steps: int | None = None,
+                      cross: bool = False) -> pd.DataFrame:
     """Train and estimate every (recipe, task, kind) with ``seeds`` as one batch; tidy rows.
 
     Rows: recipe, task, kind, variant (minde_c, minde_c_sigma, ...), seed, estimate, truth,
     steps, batch_size, lr, hidden, seconds (training seconds per model), git_rev (the code
     revision), plus the recipe's settings. ``max_steps`` caps every recipe's steps (in proportion), for plumbing checks at the
-    smoke budget. With ``out`` (a CSV path) finished (recipe, task, kind) groups are saved after
-    each group and skipped on a rerun.
+    smoke budget. ``study`` computes and stores it one (task, kind, recipe) at a time.
 
     ``cross`` (two seeds or more): the seeds' models are also evaluated jointly on the first
     seed's test rows (docs/method.md §17), and every subset of k >= 2 of them gives a row
@@ -177,12 +170,9 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
     from minde.repro.results import is_joint_variant
 
     rev = source_revision()  # each row carries it: a study resumed later mixes revisions
-    path = Path(out) if out is not None else None
-    df = _load(path)
-    done = set(zip(df["recipe"], df["task"], df["kind"])) if not df.empty else set()
-    # task-major order: a partial run compares every recipe on the tasks it has reached
-    jobs = [(r, t, k) for t in tasks for k in kinds for r in recipes if (r, t, k) not in done]
-    for name, task, kind in tqdm(jobs, desc="recipes", disable=not progress):
+    rows = []
+    jobs = [(r, t, k) for t in tasks for k in kinds for r in recipes]
+    for name, task, kind in tqdm(jobs, desc="recipes", disable=not progress or len(jobs) < 2):
         recipe = recipes[name]
         if max_steps is not None and recipe.steps is not None:
             recipe = replace(recipe, steps=max(1, recipe.steps * max_steps // 10_000))
@@ -193,7 +183,6 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
         results = fit_estimate_group(kind, [d for d, _ in draws], list(seeds), budget=budget,
                                      progress=False, cross=joint, **recipe.minde_kwargs(dim_x, kind, dim_y))
         wall = time.perf_counter() - start
-        rows = []
         for seed, (_, truth), r in zip(seeds, draws, results):
             common = dict(recipe=name, task=task, kind=kind, truth=truth, steps=r.settings["steps"],
                           batch_size=r.settings["batch_size"], lr=r.settings["lr"],
@@ -207,10 +196,32 @@ def run_recipe_screen(recipes: dict[str, Recipe], tasks: Sequence[str], seeds: S
                           subset="-".join(str(seeds[i]) for i in sub),
                           **{**common, "seconds": float(np.mean([r.train_seconds for r in results]))})
                      for sub, est in subset_cross(gram)]
-        df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
-        if path is not None:
-            atomic_write(path, df.to_csv(index=False))
-    return df
+    return pd.DataFrame(rows)
+
+
+def study(recipes: Sequence[str], tasks: Sequence[str], seeds: Sequence[int], kinds: Sequence[str] = ("c", "j"),
+          budget: str = "quick", max_steps: int | None = None, n_train: int = 10_000, cross: bool = False,
+          path: str | Path | None = None, recompute: bool = False, progress: bool = True) -> pd.DataFrame:
+    """The recipe study's rows (``run_recipe_screen``), stored one (task, kind, recipe) at a time
+    (``minde.repro.store``; task-major, so a partial run compares every recipe on the tasks it has
+    reached) in ``path`` (default: the notebook's table at ``budget``) and resumed from it."""
+    from minde.repro.store import load_or_compute
+
+    unknown = [r for r in recipes if r not in RECIPES]
+    if unknown:
+        raise ValueError(f"unknown recipe(s) {unknown}; known: {', '.join(RECIPES)}")
+    params = dict(tasks=list(tasks), kinds=list(kinds), seeds=list(seeds), recipes=list(recipes), max_steps=max_steps)
+    if n_train != 10_000:  # settings at their defaults are left out, as in the tables stored before them
+        params["n_train"] = n_train
+    if cross:
+        params["cross"] = True
+    return load_or_compute(
+        "ablation_training_recipe", budget,
+        lambda p: run_recipe_screen({p["recipe"]: RECIPES[p["recipe"]]}, [p["task"]], seeds, [p["kind"]],
+                                    n_train=n_train, budget=budget, progress=False, max_steps=max_steps, cross=cross),
+        params, recompute, recipe=False,  # every recipe sets its own training knobs
+        parts=[{"task": t, "kind": k, "recipe": r} for t in tasks for k in kinds for r in recipes],
+        path=path, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     from minde.repro.sweep import parse_seeds
 
     p = argparse.ArgumentParser(prog="python -m minde.repro.recipes", description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, help="CSV of rows; finished groups are skipped on a rerun")
+    p.add_argument("--out", required=True, help="CSV of rows (its settings in <name>.meta.json, or meta.json "
+                                                "beside a results.csv); finished groups are skipped on a rerun")
     # the defaults are the notebook's quick plan, so this command resumes exactly what
     # ablation_training_recipe.ipynb computes and reads (RECIPES also holds recipes it does not run)
     p.add_argument("--recipes", default=",".join(STUDY_RECIPES),
@@ -234,13 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cross", action="store_true",
                    help="also evaluate the seeds' models jointly: the cross-model estimate of every subset")
     a = p.parse_args(argv)
-    names = [r for r in a.recipes.split(",") if r]
-    bad = [r for r in names if r not in RECIPES]
-    if bad:
-        p.error(f"unknown recipe(s) {bad}; known: {', '.join(RECIPES)}")
-    run_recipe_screen({r: RECIPES[r] for r in names}, [t for t in a.tasks.split(",") if t],
-                      parse_seeds(a.seeds), kinds=a.kinds.split(","), n_train=a.n_train, out=a.out,
-                      cross=a.cross)
+    try:
+        study([r for r in a.recipes.split(",") if r], [t for t in a.tasks.split(",") if t], parse_seeds(a.seeds),
+              kinds=a.kinds.split(","), n_train=a.n_train, cross=a.cross, path=a.out)
+    except ValueError as exc:
+        p.error(str(exc))
     return 0
 
 

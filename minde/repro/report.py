@@ -6,7 +6,7 @@
 writes ``<DIR or project root>/reports/<budget>.md`` (``<budget>_n<N>.md`` for one training size
 and its seeds, e.g. the paper protocol at 10 000 samples) from the results under
 ``data/results/<experiment>/<budget>/`` alone (nothing is computed): unit records of the sweeps
-and the CSVs the other notebooks cache. Verdicts come from ``minde.repro.experiments.judge``, the
+and the tables the other notebooks store. Verdicts come from ``minde.repro.experiments.judge``, the
 function each notebook's last cell calls. The report lists the code revision (``git_rev``) of
 every record used and flags any that is ``+dirty``, unknown, or not an ancestor of HEAD
 (``minde.repro.provenance``), and any results file git does not hold as committed. The output
@@ -143,8 +143,8 @@ def _meta(folder: Path) -> dict:
 
 
 def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
-    """A CSV cached by the notebook (``load_or_compute``), with the revision in its meta.json, or
-    per row in a ``git_rev`` column where the table was computed in parts (rows without one: meta's);
+    """A table stored by the notebook (``minde.repro.store``), with the revision per row in a
+    ``git_rev`` column (rows without one, and tables stored before rows were stamped: meta.json's);
     a ratio table's ``git_rev_denominator`` adds the revisions of denominators computed elsewhere."""
     spec = EXPERIMENTS[stem]
     path = out.folder / spec.results_file

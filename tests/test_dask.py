@@ -134,3 +134,25 @@ def test_embedded_local_cluster(tmp_path: Path, capsys) -> None:
     assert all(r.extra["worker"] != "" for r in recs.values())  # ran on Dask workers
     meta = json.loads((tmp_path / "l" / "smoke" / "meta.json").read_text())
     assert meta["executor"] == "local dask x2"
+
+
+def test_groups_start_longest_first_on_workers(tmp_path: Path) -> None:
+    """largest_first puts wide tasks and seed groups before narrow ones and the cheap methods
+    last, and one worker runs the groups in that order (its records arrive in it)."""
+    from minde.repro.cluster import run_groups_on_dask
+    from minde.repro.units import Unit
+
+    def unit(task: str, method: str, seed: int = 0) -> Unit:
+        return Unit(task, method, 200, 100, seed, "smoke")
+
+    wide, narrow = "multinormal-dense-5-5-0.5", TASK
+    groups = [[unit(narrow, "cca")], [unit(wide, "ksg")], [unit(narrow, "mine")],
+              [unit(narrow, "minde_c", s) for s in range(3)], [unit(wide, "mine")]]
+    order = sweep.largest_first(groups)
+    assert [(g[0].task, g[0].method, len(g)) for g in order] == [
+        (wide, "mine", 1), (narrow, "minde_c", 3), (narrow, "mine", 1), (wide, "ksg", 1), (narrow, "cca", 1)]
+    cheap = [[unit(t, "cca")] for t in (narrow, wide, narrow)]
+    arrived: list = []
+    run_groups_on_dask(sweep.largest_first(cheap), lambda rec: arrived.append(rec.task), workers=1,
+                       echo=lambda _: None)
+    assert arrived == [wide, narrow, narrow]

@@ -92,7 +92,8 @@ def run_groups_on_dask(groups: list[list[Unit]], on_record: Callable[[UnitRecord
                        status: dict | None = None, echo: Callable[[str], None] = print,
                        checkpoints: Checkpointing | None = None,
                        on_group_done: Callable[[list[Unit]], None] | None = None) -> None:
-    """Submit one task per group; call ``on_record`` for every record as its future completes.
+    """Submit one task per group, to start in the order given; call ``on_record`` for every
+    record as its future completes.
 
     ``status`` (the sweep bar's postfix) gets ``running`` (groups on a worker thread, at most
     the cluster's threads) and ``queued``; ``on_group_done(group)`` is called after the records
@@ -107,8 +108,9 @@ def run_groups_on_dask(groups: list[list[Unit]], on_record: Callable[[UnitRecord
         threads = max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
         echo(f"dask: {client.scheduler.address}, {n_workers} worker(s)"
              + (f", dashboard {link}" if link else ""))
-        futures = {client.submit(run_group, g, checkpoints, key=_future_key(g), pure=False): g
-                   for g in groups}
+        # priorities keep the groups' order (higher runs first): the caller puts the long ones first
+        futures = {client.submit(run_group, g, checkpoints, key=_future_key(g), pure=False,
+                                 priority=len(groups) - i): g for i, g in enumerate(groups)}
         pending = len(futures)
         if status is not None:
             status.update(running=min(pending, threads), queued=max(0, pending - threads))

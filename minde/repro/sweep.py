@@ -301,6 +301,29 @@ def _checkpointing(plan: SweepPlan, every_steps: int | None, every_seconds: floa
     return Checkpointing(str(folder), every_steps, every_seconds)
 
 
+# the cheap methods: their units take seconds whatever the task (docs/performance.md)
+_CHEAP_METHODS = ("ksg", "cca", "kde")
+
+
+def largest_first(groups: list[list[Unit]]) -> list[list[Unit]]:
+    """Groups in decreasing order of their expected cost, for workers running side by side: the
+    long groups (wide tasks, several seeds) start first, so no worker is left with one at the end
+    while the others idle. The cost is taken as proportional to the task's dimension, d_x + d_y,
+    times the number of units of the group, for MINDE and the neural critics alike; KSG, CCA and
+    KDE come last. Groups of equal cost keep their order."""
+    from minde.bench.tasks import get_task
+
+    def cost(group: list[Unit]) -> float:
+        try:
+            info = get_task(group[0].task)
+        except Exception:  # an unknown task fails at once in run_unit
+            return 0.0
+        weight = 0.01 if group[0].method in _CHEAP_METHODS else 1.0
+        return weight * len(group) * (info.dim_x + info.dim_y)
+
+    return sorted(groups, key=cost, reverse=True)
+
+
 def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progress: bool,
              group_size: int | None = None, checkpoints: Checkpointing | None = None,
              whole: bool = False) -> dict:
@@ -359,7 +382,7 @@ def _execute(plan: SweepPlan, workers: int | None, scheduler: str | None, progre
         else:
             from minde.repro.cluster import run_groups_on_dask
 
-            run_groups_on_dask(groups, on_record, workers=workers, scheduler=scheduler,
+            run_groups_on_dask(largest_first(groups), on_record, workers=workers, scheduler=scheduler,
                                status=shown, checkpoints=checkpoints, on_group_done=on_group_done)
     finally:
         bar.close()

@@ -235,9 +235,10 @@ def test_interrupted_run_resumes_from_its_saved_estimates(monkeypatch: pytest.Mo
     assert len(fits) == n_models - 3
     other = cons.progress_file(cons.CONSISTENCY_BUDGETS["smoke"], "smoke", (0, 1, 2), tmp_path / "consistency")
     assert other != saved[0]  # other seeds: another file, never mixed
-    saved[0].write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="not a consistency progress file"):
-        run()
+    saved[0].write_text("a,b\n1,2\n")  # a file that is not a table of estimates: recomputed whole
+    fits.clear()
+    assert_same(run(), full)
+    assert len(fits) == n_models
 
 
 def test_resume_across_revisions_keeps_each_estimates_revision(monkeypatch: pytest.MonkeyPatch,
@@ -263,12 +264,14 @@ def test_resume_across_revisions_keeps_each_estimates_revision(monkeypatch: pyte
     progress_dir = tmp_path / "results" / "progress"
     run = lambda: cons.run_consistency("smoke", kinds=("c",), baselines=(), seeds=(0, 1),  # noqa: E731
                                        cache_dir=tmp_path, progress=False, progress_dir=progress_dir)
-    monkeypatch.setattr(cons, "source_revision", lambda: "a" * 40)
+    import minde.repro.provenance as prov  # the revision the store stamps on each part
+
+    monkeypatch.setattr(prov, "source_revision", lambda: "a" * 40)
     Counting.fail_after = 2
     with pytest.raises(KeyboardInterrupt):
         run()
     Counting.fail_after = None
-    monkeypatch.setattr(cons, "source_revision", lambda: "b" * 40)
+    monkeypatch.setattr(prov, "source_revision", lambda: "b" * 40)
     df = run()
     n_quantities = len(cons.needed_quantities(cons.CONSISTENCY_BUDGETS["smoke"]))
     assert len(fits) == n_quantities  # two before the commit, the rest after: none twice

@@ -18,12 +18,13 @@ Protocol (choices marked *open* in docs/method.md §11 are stated here and switc
 - Seeds: the first seed drives the autoencoders and the image pairing, which every seed shares;
   the estimators are trained once per seed (MINDE as one seed group, ``MINDE(n_seeds=K)``), and
   each seed's ratios use that seed's estimates only, so the spread over seeds is the estimators'.
-- Resuming: every finished estimate is saved at once, with the code revision that computed it,
-  to a progress file named after the budget's settings, the seeds and a digest of the latents; a
-  rerun of the same configuration skips the estimates found there, so an interrupted run loses at
-  most the model in training. The revision is not part of the name, so a run resumes across
-  commits (and, with the file committed beside the results, across machines); the result rows
-  carry the revisions of their numerator and denominator.
+- Resuming: the estimates are a table of ``minde.repro.store``: each (quantity, r, estimator) is
+  saved the moment it finishes, with the code revision that computed it, to a progress file whose
+  settings are the budget's, the seeds and a digest of the latents; a rerun of the same
+  configuration skips the estimates found there, so an interrupted run loses at most the model in
+  training. The revision is not a setting, so a run resumes across commits (and, with the file
+  committed beside the results, across machines); the result rows carry the revisions of their
+  numerator and denominator.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minde._io import atomic_write, cache_root, source_revision
+from minde._io import cache_root, source_revision
 from minde.data import check_not_constant
 from minde.repro.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
 from minde.repro.consistency_results import (
@@ -67,6 +68,7 @@ __all__ = [
     "quantity_arrays",
     "estimate_quantities",
     "progress_file",
+    "estimate_settings",
     "latents_digest",
     "consistency_ratios",
     "run_consistency",
@@ -251,32 +253,28 @@ def latents_digest(latents: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def progress_file(cfg: ConsistencyBudget, budget: str, seeds: Sequence[int], folder: Path,
-                  latents: dict | None = None) -> Path:
-    """docs/method.md §11: where a run of this configuration saves its finished estimates.
-
-    The name hashes the budget's settings, the estimator budget's settings (its training recipe),
-    the seeds and, given ``latents``, their digest (``latents_digest``), so only a rerun of the
-    same configuration on the same latents resumes from it. The code revision is not in the name:
-    each row records its own (column ``git_rev``), so a run resumes after a commit."""
+def estimate_settings(cfg: ConsistencyBudget, budget: str, seeds: Sequence[int],
+                      latents: dict | None = None) -> dict:
+    """docs/method.md §11: what decides the estimates: the budget's settings, the estimator
+    budget's settings (its training recipe), the seeds and, given ``latents``, their digest
+    (``latents_digest``). The code revision is not among them: each row records its own."""
     from minde.config import get_budget
 
     key = {"budget": budget, "consistency": dataclasses.asdict(cfg), "seeds": list(seeds),
            "estimator": dataclasses.asdict(get_budget(cfg.estimator_budget))}
     if latents is not None:
         key["latents"] = latents_digest(latents)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return json.loads(json.dumps(key, default=str))
+
+
+def progress_file(cfg: ConsistencyBudget, budget: str, seeds: Sequence[int], folder: Path,
+                  latents: dict | None = None) -> Path:
+    """docs/method.md §11: where a run of this configuration stores its estimates (a table of
+    ``minde.repro.store``, its settings in ``<name>.meta.json``), named after a hash of
+    ``estimate_settings``, so runs of other configurations keep files of their own."""
+    key = estimate_settings(cfg, budget, seeds, latents)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return Path(folder) / f"consistency_{budget}_{digest}.csv"
-
-
-def _finished(path: Path | None) -> pd.DataFrame:
-    """Estimates saved by an earlier run (empty without a file)."""
-    if path is None or not path.exists():
-        return pd.DataFrame(columns=_ESTIMATE_COLUMNS)
-    df = pd.read_csv(path)
-    if list(df.columns) != _ESTIMATE_COLUMNS:
-        raise ValueError(f"{path} is not a consistency progress file (columns {list(df.columns)}); delete it")
-    return df.assign(git_rev=df["git_rev"].fillna("").astype(str))
 
 
 def estimate_quantities(
@@ -288,12 +286,14 @@ def estimate_quantities(
     device: str = "auto",
     progress: bool = True,
     resume_from: Path | None = None,
+    settings: dict | None = None,
 ) -> pd.DataFrame:
     """docs/method.md §11: every needed MI by every estimator and seed.
 
     Args:
-        resume_from: progress file (``progress_file``). Estimates found there are not recomputed;
-            each newly finished estimator's rows are added to it at once (atomically).
+        resume_from: progress file (``progress_file``), stored by ``minde.repro.store`` one
+            (quantity, r, estimator) at a time under ``settings`` (``estimate_settings``):
+            estimates found there are not recomputed, other estimators' rows stay in the file.
 
     Returns:
         Tidy frame (quantity, r, method, variant, seed, estimate [nats], seconds, git_rev); seconds
@@ -301,44 +301,41 @@ def estimate_quantities(
         (for a seed group, the group's time divided by its number of seeds); git_rev is the code
         revision that computed the estimate (an earlier one for estimates resumed from the file).
     """
+    from minde.repro.store import load_or_compute
+
     seeds = check_seeds(seeds)
-    jobs = [(MINDE_LABELS[k], "minde", k) for k in kinds]
-    jobs += [(b, "baseline", b) for b in _available_baselines(tuple(baselines))]
-    done = _finished(resume_from)
-    labels = [label for label, _, _ in jobs]
-    kept = done[~done["method"].isin(labels)].to_dict("records")  # other estimators' rows stay in the file
-    found = {(q, int(r), m): grp for (q, r, m), grp in done[done["method"].isin(labels)].groupby(
-             ["quantity", "r", "method"]) if set(grp["seed"]) >= set(seeds)}
-    quantities = needed_quantities(cfg)
-    rev = source_revision()
-    if found and progress:
-        print(f"resuming: {len(found)} of {len(quantities) * len(jobs)} estimators already done ({resume_from})")
-    rows = [r for grp in found.values() for r in grp[grp["seed"].isin(seeds)].to_dict("records")]
-    for q in quantities:
-        if all((q.kind, q.r, label) in found for label, _, _ in jobs):
-            continue
+    jobs = {MINDE_LABELS[k]: ("minde", k) for k in kinds}
+    jobs.update({b: ("baseline", b) for b in _available_baselines(tuple(baselines))})
+    quantities = {(q.kind, q.r): q for q in needed_quantities(cfg)}
+
+    def compute(part: dict) -> pd.DataFrame:
+        q, (family, name) = quantities[(part["quantity"], int(part["r"]))], jobs[part["method"]]
         arrays = quantity_arrays(q, latents, cfg.k)
         empty = arrays[0].shape[1] == 0 or arrays[1].shape[1] == 0  # a constant variable: MI 0 exactly
-        for label, family, name in jobs:
-            if (q.kind, q.r, label) in found:
-                continue
-            if family == "minde":
+        if family == "minde":
+            start = time.perf_counter()
+            per_seed = ([{"mi": 0.0, "mi_sigma": 0.0}] * len(seeds) if empty
+                        else _fit_minde(name, arrays, cfg, seeds, device, progress))
+            seconds = [(time.perf_counter() - start) / len(seeds)] * len(seeds)
+        else:
+            per_seed, seconds = [], []
+            for seed in seeds:
                 start = time.perf_counter()
-                per_seed = ([{"mi": 0.0, "mi_sigma": 0.0}] * len(seeds) if empty
-                            else _fit_minde(name, arrays, cfg, seeds, device, progress))
-                seconds = [(time.perf_counter() - start) / len(seeds)] * len(seeds)
-            else:
-                per_seed, seconds = [], []
-                for seed in seeds:
-                    start = time.perf_counter()
-                    per_seed.append({"mi": 0.0} if empty else _fit_baseline(name, arrays, cfg, seed))
-                    seconds.append(time.perf_counter() - start)
-            rows += [dict(quantity=q.kind, r=q.r, method=label, variant=v, seed=seed, estimate=e, seconds=sec,
-                          git_rev=rev)
-                     for seed, values, sec in zip(seeds, per_seed, seconds) for v, e in values.items()]
-            if resume_from is not None:
-                atomic_write(resume_from, pd.DataFrame(kept + rows, columns=_ESTIMATE_COLUMNS).to_csv(index=False))
-    return pd.DataFrame(rows, columns=_ESTIMATE_COLUMNS)
+                per_seed.append({"mi": 0.0} if empty else _fit_baseline(name, arrays, cfg, seed))
+                seconds.append(time.perf_counter() - start)
+        return pd.DataFrame([dict(quantity=q.kind, r=q.r, method=part["method"], variant=v, seed=seed, estimate=e,
+                                  seconds=sec) for seed, values, sec in zip(seeds, per_seed, seconds)
+                             for v, e in values.items()], columns=_ESTIMATE_COLUMNS[:-1])
+
+    parts = [dict(quantity=kind, r=r, method=label) for kind, r in quantities for label in jobs]
+    if resume_from is None:
+        rev = source_revision()
+        df = pd.concat([compute(p) for p in parts], ignore_index=True).assign(git_rev=rev)
+    else:
+        settings = settings or {}
+        df = load_or_compute("fig02_consistency_mnist", settings.get("budget", cfg.estimator_budget), compute, settings, recipe=False, parts=parts, path=resume_from, progress=progress)
+    df = df[df["method"].isin(list(jobs)) & df["seed"].isin(seeds)]
+    return df.assign(git_rev=df["git_rev"].fillna("").astype(str))[_ESTIMATE_COLUMNS].reset_index(drop=True)
 
 
 def _ratio_row(test: str, r: int, num, den) -> dict:
@@ -421,5 +418,6 @@ def run_consistency(
                           else root / "consistency", latents)
     if not resume and saved.exists():
         saved.unlink()
-    estimates = estimate_quantities(latents, cfg, kinds, baselines, seeds, device, progress, resume_from=saved)
+    estimates = estimate_quantities(latents, cfg, kinds, baselines, seeds, device, progress, resume_from=saved,
+                                    settings=estimate_settings(cfg, budget, seeds, latents))
     return consistency_ratios(estimates, cfg, budget)

@@ -13,7 +13,9 @@ import pytest
 import torch
 
 import minde
+from minde._io import read_csv_exact
 from minde.repro import consistency as cons
+from minde.repro import store
 from minde.repro.autoencoders import (
     AutoencoderConfig,
     cached_autoencoder,
@@ -147,7 +149,9 @@ def test_pipeline_with_stub_estimator(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert set(df["method"]) == {"MINDE-C", "MINDE-J"} and set(df["variant"]) == {"mi", "mi_sigma"}
     add = df[(df["test"] == "additivity") & (df["variant"] == "mi")]
     assert (add["ratio"] > 1.5).all()  # Gaussian MI of independent pairs is nearly additive
-    back = cons.load_consistency(cons.save_consistency(df, tmp_path / "res" / "consistency.csv"))
+    stored = store.load_or_compute("fig02", "smoke", lambda: df, {}, root=tmp_path / "res")
+    back = read_csv_exact(tmp_path / "res" / "fig02" / "smoke" / "results.csv")  # the store's file, read back
+    pd.testing.assert_frame_equal(back, stored, check_dtype=False)
     pd.testing.assert_frame_equal(back, df, check_dtype=False)
 
 
@@ -247,7 +251,6 @@ def test_resume_across_revisions_keeps_each_estimates_revision(monkeypatch: pyte
     result row names the revisions of its numerator and denominator, the saved CSV keeps them and
     the report counts both. Other latents (another autoencoder) never share the file."""
     from minde.repro import report
-    from minde.repro.consistency_results import load_consistency, save_consistency
 
     fits: list[str] = []
 
@@ -280,8 +283,9 @@ def test_resume_across_revisions_keeps_each_estimates_revision(monkeypatch: pyte
     assert revs == {"a" * 40, "b" * 40}
     mixed = df[df["git_rev"] != df["git_rev_denominator"]]
     assert len(mixed) > 0
-    path = save_consistency(df, tmp_path / "results" / "consistency.csv")
-    back = load_consistency(path)
+    store.load_or_compute("fig02", "smoke", lambda: df, {}, root=tmp_path)
+    path = tmp_path / "fig02" / "smoke" / "results.csv"
+    back = read_csv_exact(path)
     pd.testing.assert_frame_equal(back[cons.PROVENANCE_COLUMNS], df[cons.PROVENANCE_COLUMNS])
     loaded = report._load_table("fig02_consistency_mnist", "smoke",
                                 report.Loaded(stem="fig02_consistency_mnist", folder=path.parent))
@@ -329,7 +333,6 @@ def test_plot_consistency_mean_and_band_over_seeds() -> None:
 
 def test_plotting_imports_no_training_code() -> None:
     code = ("import sys, minde.plots.consistency; "
-            "import minde.repro.consistency_results; "
             "bad = [m for m in ('minde.repro.consistency', 'minde.repro.autoencoders', 'minde.repro.mnist') "
             "if m in sys.modules]; "
             "assert not bad, bad")
@@ -356,12 +359,3 @@ def test_pipeline_end_to_end_smoke(tmp_path: Path) -> None:
     _check_result_frame(minde_rows, cfg, n_variants=4)
     assert (df["method"] == "infonce").any() == has_baselines
     assert (df["seconds"] > 0).all()
-
-
-def test_a_result_file_without_its_revisions_is_refused(tmp_path: Path) -> None:
-    """Every row names the code revisions of its numerator and denominator; a file without them
-    is not a consistency result file of this repository."""
-    path = tmp_path / "old.csv"
-    pd.DataFrame(columns=cons.RESULT_COLUMNS).to_csv(path, index=False)
-    with pytest.raises(ValueError, match="missing columns.*git_rev"):
-        cons.load_consistency(path)

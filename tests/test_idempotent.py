@@ -193,28 +193,6 @@ def test_results_aggregate_ignores_the_order_records_were_written(tmp_path):
     assert texts[1] == texts[0] and texts[2] == texts[0]
 
 
-def test_consistency_file_ignores_the_order_of_the_rows(tmp_path):
-    from minde.repro.consistency_results import (
-        PROVENANCE_COLUMNS,
-        RESULT_COLUMNS,
-        load_consistency,
-        save_consistency,
-    )
-
-    rng = np.random.default_rng(3)
-    rows = [dict(test=t, r=r, method=m, variant=v, estimate_numerator=float(rng.uniform(1, 2)),
-                 estimate_denominator=OFF_BY_ONE_ULP, ratio=float(rng.uniform(1, 2)), ideal=1.0,
-                 seconds=1.0, budget="smoke", seed=s, git_rev="abc", git_rev_denominator="abc")
-            for t in ("baseline", "additivity") for r in (4, 16) for m in ("MINDE-C", "infonce")
-            for v in ("mi", "mi_sigma") for s in range(2)]
-    df = pd.DataFrame(rows, columns=RESULT_COLUMNS + PROVENANCE_COLUMNS)
-    expected = save_consistency(df, tmp_path / "a.csv").read_bytes()
-    assert save_consistency(_shuffled(df, 1), tmp_path / "b.csv").read_bytes() == expected
-    back = load_consistency(tmp_path / "a.csv")
-    assert back["estimate_denominator"].eq(OFF_BY_ONE_ULP).all()  # read back exactly
-    assert save_consistency(back, tmp_path / "c.csv").read_bytes() == expected
-
-
 @pytest.mark.parametrize("ext", ["pdf", "png"])
 def test_figure_bytes_do_not_depend_on_the_row_order(tmp_path, ext):
     """The figure drawn from shuffled rows is the same file (plot order comes from the data)."""

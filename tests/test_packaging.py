@@ -90,7 +90,7 @@ def test_ci_runs_the_readme_test_command():
 def test_public_api_resolves_and_torch_free_modules_stay_torch_free():
     import subprocess
     import sys
-    code = ("import sys, minde.repro.results, minde.plots.figures, minde.repro.consistency_results; "
+    code = ("import sys, minde.repro.results, minde.repro.store, minde.plots.figures, minde.plots.consistency; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,6 +1,6 @@
 """Figure 2 plotting from saved consistency results (docs/method.md §11); imports no training code.
 
-Re-plot without training: ``plot_consistency(minde.repro.consistency_results.load_consistency(csv))``.
+Re-plot without training: ``plot_consistency(pandas.read_csv("data/results/fig02_consistency_mnist/quick/results.csv"))``.
 """
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def plot_consistency(df: pd.DataFrame, title: str | None = None) -> Figure:
     """docs/method.md §11: three panels of ratio against crop level r, one line per method/variant.
 
     Args:
-        df: rows with columns test, r, method, variant, ratio, ideal and optionally seed (as
-            written by minde.repro.consistency.save_consistency); ratios are dimensionless.
+        df: rows with columns test, r, method, variant, ratio, ideal and optionally seed (the
+            rows of ``minde.repro.consistency.run_consistency``); ratios are dimensionless.
         title: optional figure title.
 
     Returns:

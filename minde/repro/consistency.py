@@ -43,13 +43,6 @@ import pandas as pd
 from minde._io import cache_root, source_revision
 from minde.data import check_not_constant
 from minde.repro.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
-from minde.repro.consistency_results import (
-    PROVENANCE_COLUMNS,
-    RESULT_COLUMNS,
-    TEST_IDEALS,
-    load_consistency,
-    save_consistency,
-)
 from minde.repro.experiments import check_seeds
 from minde.repro.mnist import load_mnist
 
@@ -72,10 +65,15 @@ __all__ = [
     "latents_digest",
     "consistency_ratios",
     "run_consistency",
-    "save_consistency",
-    "load_consistency",
 ]
 
+# docs/method.md §11: one row per (test, r, method, variant, seed); ratio = estimate_numerator / estimate_denominator
+RESULT_COLUMNS = [
+    "test", "r", "method", "variant", "estimate_numerator", "estimate_denominator", "ratio", "ideal",
+    "seconds", "budget", "seed",
+]
+PROVENANCE_COLUMNS = ["git_rev", "git_rev_denominator"]  # the code revisions of a row's numerator and denominator
+TEST_IDEALS = {"baseline": 1.0, "data_processing": 1.0, "additivity": 2.0}  # docs/method.md §11: ideal ratios
 MINDE_LABELS = {"c": "MINDE-C", "j": "MINDE-J"}  # docs/method.md §3: method names of the two model types
 
 

@@ -65,7 +65,6 @@ class NotebookSpec:
     experiment: str | None = None  # results folder data/results/<experiment>/<budget>/; None: the stem
     claim: Claim | None = None  # the paper's claim and the verdict function that tests it
     store: str = "table"  # "sweep": unit records; "table": a cached CSV with its meta.json
-    results_file: str = "results.csv"  # the cached CSV of a "table" notebook
     own_recipe: bool = False  # every computation sets its own training knobs (not the budget's recipe)
 
 
@@ -163,7 +162,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
         plans=_plans(Plan(methods=("minde_c", "minde_j"), seeds=(0, 1)),  # smoke: no InfoNCE (JAX start-up ~30 s)
                      Plan(methods=("minde_c", "minde_j", "infonce"), seeds=QUICK_SEEDS),
                      Plan(methods=("minde_c", "minde_j", "infonce"), seeds=QUICK_SEEDS)),
-        store="consistency", results_file="consistency.csv",
+        store="consistency",
         claim=Claim(
             "Figure 2", "MINDE passes the MNIST self-consistency tests",
             "On MNIST latents, MINDE passes the three self-consistency tests of docs/method.md §11 (the paper's "

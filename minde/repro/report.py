@@ -83,7 +83,6 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded, sizes: list[int
                 seeds: list[int] | None = None) -> Loaded:
     """Unit records of a sweep experiment (results.csv when there are none); ``sizes`` /
     ``seeds``: only the records of those training sizes and seeds."""
-    spec = EXPERIMENTS[stem]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", res.CorruptRecordWarning)
         recs = res.load_units(out.folder.parent.name, budget, root)
@@ -114,9 +113,9 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded, sizes: list[int
                 steps.setdefault(rec.method, set()).add(int(s))
         out.steps = ("; ".join(f"{m}: {_ints(v)}" for m, v in sorted(steps.items()))
                      + " (MINDE units, from the records' settings; baselines: docs/method.md §9)") if steps else ""
-    elif (out.folder / spec.results_file).is_file():
-        out.df = pd.read_csv(out.folder / spec.results_file)
-        out.records = f"{spec.results_file} ({len(out.df)} rows; no unit records)"
+    elif (out.folder / "results.csv").is_file():
+        out.df = pd.read_csv(out.folder / "results.csv")
+        out.records = f"results.csv ({len(out.df)} rows; no unit records)"
         out.revisions = Counter(out.df["git_rev"].fillna("").astype(str)) if "git_rev" in out.df else Counter()
     if out.df is not None and not out.df.empty:
         out.n_train, out.seeds = _ints(out.df["n_train"]), _ints(out.df["seed"])
@@ -147,12 +146,12 @@ def _load_table(stem: str, budget: str, out: Loaded) -> Loaded:
     ``git_rev`` column (rows without one, and tables stored before rows were stamped: meta.json's);
     a ratio table's ``git_rev_denominator`` adds the revisions of denominators computed elsewhere."""
     spec = EXPERIMENTS[stem]
-    path = out.folder / spec.results_file
+    path = out.folder / "results.csv"
     if not path.is_file():
         return out
     df = pd.read_csv(path)
     meta = _meta(out.folder)
-    out.df, out.records = df, f"{spec.results_file} ({len(df)} rows)"
+    out.df, out.records = df, f"results.csv ({len(df)} rows)"
     if "git_rev" in df:  # rows stamped one by one (a table computed in parts, e.g. the recipe study)
         revs = df["git_rev"].fillna(str(meta.get("git_rev", ""))).astype(str)
         out.revisions = Counter(revs)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from minde._io import atomic_write, read_csv_exact
+from minde._io import atomic_write, csv_text, read_csv_exact
 
 __all__ = ["Part", "meta_path", "stored_params", "load_or_compute"]
 
@@ -60,7 +60,7 @@ def _write(path: Path, df: pd.DataFrame, params: dict[str, Any], experiment: str
     """Save the rows, then the settings they were computed with (``write_meta``'s provenance)."""
     from minde.repro.results import environment, utc_now
 
-    atomic_write(path, df.to_csv(index=False))
+    atomic_write(path, csv_text(df, digits=None, index=False))  # floats exact, LF line ends
     env = environment()
     meta = {"experiment": experiment, "budget": budget, "git_rev": env["git_rev"], "versions": env["versions"],
             "host": env["host"], "machine": env["machine"], "written": utc_now(), "params": params}

@@ -33,6 +33,7 @@ from scipy.spatial.distance import cdist
 from scipy.special import digamma
 
 from minde.bench.critic_eval import TEST_FORMULAS
+from minde.bench.critic_train import basic_training
 from minde.bench.doe import DoEConfig, doe_estimate
 from minde.bench.tasks import import_bmi, jax_cpu
 from minde.data import check_not_constant
@@ -199,7 +200,6 @@ def _critic_mi(
     import jax
     import jax.numpy as jnp
     from bmi.estimators.neural import _backend_quadratic_memory as quadratic
-    from bmi.estimators.neural._basic_training import basic_training
     from bmi.estimators.neural._critics import MLP
     from bmi.estimators.neural._mine_estimator import mine_training
 
@@ -221,8 +221,9 @@ def _critic_mi(
         log, _ = mine_training(**common, **arrays, alpha=0.9)  # bmi's default smoothing
     else:
         name = {"infonce": "infonce", "nwj": "nwj", "dv": "donsker_varadhan"}[method]
-        # the checkpoints' all-pairs bounds in blocks (minde.bench.critic_eval): bmi's values to
-        # float32 rounding, up to twice as fast on the quick budget's 2 000 test points
+        # bmi's loop with each step one compiled call (minde.bench.critic_train) and the
+        # checkpoints' all-pairs bounds in blocks (minde.bench.critic_eval): bmi's values to float32
+        # rounding, up to twice as fast on the quick budget's 2 000 test points
         formulas = dict(mi_formula=getattr(quadratic, name), mi_formula_test=TEST_FORMULAS[name])
         log, _ = basic_training(**common, **arrays, **formulas)
     return float(log.final_mi)

@@ -100,12 +100,14 @@ def load_or_compute(experiment: str, budget: str, compute: Callable[..., pd.Data
         if stored_params(path) == key:
             df = read_csv_exact(path)
         else:
-            print(f"stored results {path} were made with other settings: recomputing")
+            print(f"stored results {path} were made with other settings" + ("" if finished_only else ": recomputing"))
         if parts is not None and any(c not in df for p in parts for c in p) and not df.empty:
-            print(f"stored results {path} lack the columns of their parts: recomputing")
+            print(f"stored results {path} lack the columns of their parts" + ("" if finished_only else ": recomputing"))
             df = pd.DataFrame()
-    todo = ([] if (parts is None and not df.empty) else [None]) if parts is None else \
-        [p for p in parts if not _has_rows(df, p)]
+    if parts is None:
+        todo = [] if not df.empty else [None]
+    else:
+        todo = [p for p in parts if not _has_rows(df, p)]
     if not todo or finished_only:
         if not df.empty:
             print(f"loaded stored results {path}")

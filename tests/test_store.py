@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from minde.repro import store
-from minde.repro.experiments import budget_fingerprint
+from minde.repro.store import budget_fingerprint
 
 PARTS = [{"task": t} for t in ("a", "b", "c")]
 

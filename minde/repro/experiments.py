@@ -8,7 +8,6 @@ Imports no torch at module level.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Plan", "NotebookSpec", "EXPERIMENTS", "BUDGET_NAMES", "get_plan", "declared_outputs",
            "available_methods", "sweep_results", "results_path", "split_tasks",
-           "add_task_info", "output_stem", "results_folder", "judge", "budget_fingerprint", "check_seeds", "estimate_kinds", "wants_joint",
+           "add_task_info", "output_stem", "results_folder", "judge", "check_seeds", "estimate_kinds", "wants_joint",
            "epoch_rule"]
 
 BUDGET_NAMES = tuple(BUDGETS)  # smoke, quick, paper: the one budget table is minde.config.BUDGETS
@@ -441,22 +440,6 @@ def output_stem(stem: str, n_train: int | Sequence[int] | None = None) -> str:
         return stem
     sizes = [n_train] if isinstance(n_train, int) else list(n_train)
     return f"{stem}_n{'-'.join(str(int(n)) for n in sizes)}"
-
-
-def budget_fingerprint(budget: str) -> dict[str, Any]:
-    """The budget's settings as JSON values (its training recipe included): cached results made
-    under other settings of the same budget name are stale.
-
-    The cap on steps per training row is left out: it binds only below 5 000 (MINDE-C) or 2 000
-    (MINDE-J) training rows at the quick budget, fewer than any notebook cache trains on, and the
-    sweeps' records are checked against the steps it resolves to (``units.recipe_mismatch``).
-    """
-    from dataclasses import asdict
-
-    from minde.config import get_budget
-
-    fields = {k: v for k, v in asdict(get_budget(budget)).items() if k != "max_steps_per_row"}
-    return json.loads(json.dumps(fields, default=str))
 
 
 def split_tasks(tasks: Sequence[str], n_groups: int) -> list[list[str]]:

@@ -33,7 +33,6 @@ from minde.repro import results as res
 from minde.repro.claims import NO_RESULTS, RULE, Verdict
 from minde.repro.experiments import (
     EXPERIMENTS,
-    budget_fingerprint,
     check_budget,
     epoch_rule,
     get_plan,
@@ -43,6 +42,7 @@ from minde.repro.experiments import (
     wants_joint,
 )
 from minde.repro.provenance import RevisionStatus, git, revision_status
+from minde.repro.store import budget_fingerprint
 
 __all__ = ["ORDER", "Loaded", "load_results", "build_report", "write_report", "report_path",
            "main"]

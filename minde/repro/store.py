@@ -26,9 +26,25 @@ import pandas as pd
 
 from minde._io import atomic_write, csv_text, read_csv_exact
 
-__all__ = ["Part", "meta_path", "stored_params", "load_or_compute"]
+__all__ = ["Part", "budget_fingerprint", "meta_path", "stored_params", "load_or_compute"]
 
 Part = Mapping[str, Any]  # the column values that pick one part's rows, e.g. {"task": "1v1-normal-0.75"}
+
+
+def budget_fingerprint(budget: str) -> dict[str, Any]:
+    """The budget's settings as JSON values (its training recipe included): cached results made
+    under other settings of the same budget name are stale.
+
+    The cap on steps per training row is left out: it binds only below 5 000 (MINDE-C) or 2 000
+    (MINDE-J) training rows at the quick budget, fewer than any notebook cache trains on, and the
+    sweeps' records are checked against the steps it resolves to (``units.recipe_mismatch``).
+    """
+    from dataclasses import asdict
+
+    from minde.config import get_budget
+
+    fields = {k: v for k, v in asdict(get_budget(budget)).items() if k != "max_steps_per_row"}
+    return json.loads(json.dumps(fields, default=str))
 
 
 def meta_path(path: str | os.PathLike) -> Path:
@@ -88,10 +104,10 @@ def load_or_compute(experiment: str, budget: str, compute: Callable[..., pd.Data
     """
     from tqdm import tqdm
 
-    from minde.repro.experiments import budget_fingerprint, results_path
     from minde.repro.provenance import source_revision
+    from minde.repro.results import unit_dir
 
-    path = Path(path) if path is not None else results_path(experiment, budget, root)
+    path = Path(path) if path is not None else unit_dir(experiment, budget, root) / "results.csv"
     key = json.loads(json.dumps(params, default=str))
     if recipe:
         key["budget_settings"] = budget_fingerprint(budget)

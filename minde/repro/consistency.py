@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minde._io import cache_root, source_revision
+from minde._io import cache_root
 from minde.data import check_not_constant
 from minde.repro.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
 from minde.repro.experiments import check_seeds
@@ -283,8 +283,9 @@ def estimate_quantities(
     seeds: Sequence[int] = (0,),
     device: str = "auto",
     progress: bool = True,
-    resume_from: Path | None = None,
-    settings: dict | None = None,
+    *,
+    resume_from: Path,
+    settings: dict,
 ) -> pd.DataFrame:
     """docs/method.md §11: every needed MI by every estimator and seed.
 
@@ -326,12 +327,8 @@ def estimate_quantities(
                              for v, e in values.items()], columns=_ESTIMATE_COLUMNS[:-1])
 
     parts = [dict(quantity=kind, r=r, method=label) for kind, r in quantities for label in jobs]
-    if resume_from is None:
-        rev = source_revision()
-        df = pd.concat([compute(p) for p in parts], ignore_index=True).assign(git_rev=rev)
-    else:
-        settings = settings or {}
-        df = load_or_compute("fig02_consistency_mnist", settings.get("budget", cfg.estimator_budget), compute, settings, recipe=False, parts=parts, path=resume_from, progress=progress)
+    df = load_or_compute("fig02_consistency_mnist", settings["budget"], compute, settings, recipe=False,
+                         parts=parts, path=resume_from, progress=progress)
     df = df[df["method"].isin(list(jobs)) & df["seed"].isin(seeds)]
     return df.assign(git_rev=df["git_rev"].fillna("").astype(str))[_ESTIMATE_COLUMNS].reset_index(drop=True)
 

@@ -385,13 +385,14 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_meta(experiment: str, budget: str, root: str | os.PathLike | None = None,
-               **info: Any) -> Path:
-    """Write ``meta.json`` (git revision, package versions, budget, device, ...) atomically."""
+def write_meta(experiment: str, budget: str, root: str | os.PathLike | None = None, *,
+               path: str | os.PathLike | None = None, **info: Any) -> Path:
+    """Write ``meta.json`` (git revision, package versions, budget, device, ...) atomically, to
+    ``path`` if given (a store table's settings file), else into the experiment's folder."""
     env = environment()
     meta = {"experiment": experiment, "budget": budget, "git_rev": env["git_rev"],
             "versions": env["versions"], "host": env["host"], "machine": env["machine"],
             "written": utc_now(), **info}
-    path = unit_dir(experiment, budget, root) / "meta.json"
+    path = Path(path) if path is not None else unit_dir(experiment, budget, root) / "meta.json"
     atomic_write_text(path, json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
     return path

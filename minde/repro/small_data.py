@@ -13,6 +13,7 @@ rows still missing, so an interrupted study resumes and a method added to the pl
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,14 +35,22 @@ def _arms(kinds: Sequence[str], baselines: Sequence[str], n: int, former_max: in
     return names
 
 
+@functools.lru_cache(maxsize=1)
+def _draw(task: str, n: int, seed: int) -> tuple:
+    """The first n rows of the task's draw for ``seed``, shared by the methods of one (task, n, seed)."""
+    from minde.bench.tasks import sample
+
+    return sample(task, n, 2, seed)
+
+
 def _row(task: str, n: int, seed: int, method: str, budget: str, steps: int | None) -> dict:
     """One method's row (``COLUMNS``) on the first n rows of the task's draw for ``seed``."""
     import minde
     from minde.bench.baselines import estimate_baseline, ksg_mi
-    from minde.bench.tasks import get_task, sample
+    from minde.bench.tasks import get_task
     from minde.data import train_test_split
 
-    x, y, _, _ = sample(task, n, 2, seed)
+    x, y, _, _ = _draw(task, n, seed)
     start = time.perf_counter()
     if method == "ksg":
         row = dict(estimate=ksg_mi(x, y, k=5), stderr=float("nan"), warned=False, steps=0)
@@ -92,7 +101,8 @@ def study_results(budget: str, seeds: Sequence[int] | None = None, recompute: bo
     nothing, return the rows already stored; ``recompute``: start afresh."""
     from minde.repro.experiments import EXPERIMENTS, results_path
 
-    plan, stem = EXPERIMENTS["ablation_sample_size"].plans[budget], "ablation_sample_size"
+    stem = "ablation_sample_size"
+    plan = EXPERIMENTS[stem].plans[budget]
     opts = plan.options
     return run_sample_size_study(plan.tasks, opts["sizes"], plan.seeds if seeds is None else seeds,
                                  kinds=[m[-1] for m in plan.methods if m.startswith("minde_")], budget=budget,

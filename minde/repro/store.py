@@ -73,14 +73,11 @@ def _has_rows(df: pd.DataFrame, part: Part) -> bool:
 
 
 def _write(path: Path, df: pd.DataFrame, params: dict[str, Any], experiment: str, budget: str) -> None:
-    """Save the rows, then the settings they were computed with (``write_meta``'s provenance)."""
-    from minde.repro.results import environment, utc_now
+    """Save the rows, then the settings they were computed with and their provenance."""
+    from minde.repro.results import write_meta
 
     atomic_write(path, csv_text(df, digits=None, index=False))  # floats exact, LF line ends
-    env = environment()
-    meta = {"experiment": experiment, "budget": budget, "git_rev": env["git_rev"], "versions": env["versions"],
-            "host": env["host"], "machine": env["machine"], "written": utc_now(), "params": params}
-    atomic_write(meta_path(path), json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
+    write_meta(experiment, budget, path=meta_path(path), params=params)
 
 
 def load_or_compute(experiment: str, budget: str, compute: Callable[..., pd.DataFrame],

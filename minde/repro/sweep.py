@@ -301,10 +301,6 @@ def _checkpointing(plan: SweepPlan, every_steps: int | None, every_seconds: floa
     return Checkpointing(str(folder), every_steps, every_seconds)
 
 
-# the cheap methods: their units take seconds whatever the task (docs/performance.md)
-_CHEAP_METHODS = ("ksg", "cca", "kde")
-
-
 def largest_first(groups: list[list[Unit]]) -> list[list[Unit]]:
     """Groups in decreasing order of their expected cost, for workers running side by side: the
     long groups (wide tasks, several seeds) start first, so no worker is left with one at the end
@@ -312,13 +308,14 @@ def largest_first(groups: list[list[Unit]]) -> list[list[Unit]]:
     times the number of units of the group, for MINDE and the neural critics alike; KSG, CCA and
     KDE come last. Groups of equal cost keep their order."""
     from minde.bench.tasks import get_task
+    from minde.repro.verify import DETERMINISTIC  # the baselines that train nothing: seconds per unit
 
     def cost(group: list[Unit]) -> float:
         try:
             info = get_task(group[0].task)
         except Exception:  # an unknown task fails at once in run_unit
             return 0.0
-        weight = 0.01 if group[0].method in _CHEAP_METHODS else 1.0
+        weight = 0.01 if group[0].method in DETERMINISTIC else 1.0
         return weight * len(group) * (info.dim_x + info.dim_y)
 
     return sorted(groups, key=cost, reverse=True)

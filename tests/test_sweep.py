@@ -51,6 +51,25 @@ def test_parse_seeds_rejects(spec: str) -> None:
         sweep.parse_seeds(spec)
 
 
+def test_resolve_tasks_groups_and_high_mi_strengths() -> None:
+    from minde.bench.tasks import list_tasks
+
+    assert len(sweep.resolve_tasks("benchmark")) == 40
+    picked = sweep.resolve_tasks(("highmi:2,10", "1v1-normal-0.75"))
+    want = [t.id for t in list_tasks("highmi") if t.strength in (2.0, 10.0)]
+    assert picked == want + ["1v1-normal-0.75"] and len(want) > 0
+    assert sweep.resolve_tasks("highmi:2,10") == want
+    with pytest.raises(sweep.SweepArgumentError, match="highmi:x"):
+        sweep.resolve_tasks("highmi:x")
+
+
+def test_table_1_reads_the_plans_of_figures_3_4() -> None:
+    from minde.repro.experiments import get_plan
+
+    for budget in ("smoke", "quick", "paper"):
+        assert get_plan("tab01_benchmark_table", budget) == get_plan("fig03_benchmark_tasks", budget)
+
+
 @pytest.mark.parametrize("extra, needles", [
     (["--budget", "huge"], ["'huge'", "smoke, quick, paper"]),
     (["--methods", "minde_x,cca"], ["minde_x", "minde_c", "cca", "all"]),

@@ -44,7 +44,7 @@ SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)  # docs/method.md §13 reference �
 class Plan:
     """What one notebook computes at one budget (docs/method.md §8-§13)."""
 
-    tasks: tuple[str, ...] = ()  # task ids; "benchmark" / "highmi" expand to the whole group
+    tasks: tuple[str, ...] = ()  # task ids or groups (minde.repro.sweep.resolve_tasks), e.g. "highmi:2,10"
     methods: tuple[str, ...] = ()  # minde_c, minde_j and/or baselines (sweep units)
     seeds: tuple[int, ...] = (0,)  # data = initialisation seeds
     n_train: tuple[int, ...] | None = None  # training sizes; None: the budget's n_train
@@ -125,6 +125,12 @@ _QUICK_BASE = ("infonce", "ksg", "cca")
 # (minde.repro.results.ANSWER_VARIANTS); "joint" shows every joint variant (the debiasing study)
 _JOINT = {"cross": True, "joint": True}
 
+# Figures 3-4 and Table 1 read the same units of the 40-task benchmark
+_BENCHMARK = _plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
+                    Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS),
+                    Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10))))
+
+
 def _rows(fn: Callable[[pd.DataFrame], Verdict]) -> Callable[[pd.DataFrame, str, Plan], Verdict]:
     """A verdict function of the results alone, as the registry calls it: (results, budget, plan)."""
     return lambda df, budget, plan: fn(df)
@@ -172,9 +178,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
     "fig03_benchmark_tasks": NotebookSpec(
         "Figures 3-4 (40-task benchmark, per task)",
         ("fig03_benchmark_tasks_1_20", "fig04_benchmark_tasks_21_40"), experiment="benchmark",
-        plans=_plans(Plan(SMOKE_BENCH, ("minde_c", "minde_j", "cca", "ksg")),
-                     Plan(("benchmark",), MINDE_UNITS + _QUICK_BASE, QUICK_SEEDS),
-                     Plan(("benchmark",), MINDE_UNITS + ALL_BASELINES, tuple(range(10)))),
+        plans=_BENCHMARK,
         store="sweep",
         claim=Claim(
             "Figures 3–4", "MINDE is closer to the truth than the baselines on the 40 tasks",
@@ -183,7 +187,7 @@ EXPERIMENTS: dict[str, NotebookSpec] = {
     "tab01_benchmark_table": NotebookSpec(
         "Table 1 (40-task benchmark table, coloured by bias)", ("tab01_benchmark_table",),
         ("tab01_benchmark_table", "tab01_summary"), experiment="benchmark",
-        plans=dict(_plans(Plan(), Plan(), Plan())),  # reads the plan of fig03_benchmark_tasks
+        plans=_BENCHMARK,  # the same units as fig03_benchmark_tasks
         store="sweep",
         claim=Claim(
             "Table 1", "MINDE has the lowest error over the 40 tasks",
@@ -315,10 +319,8 @@ def check_budget(budget: str) -> str:
 
 
 def get_plan(stem: str, budget: str) -> Plan:
-    """The plan of notebook ``stem`` at ``budget`` (tab01 shares fig03's benchmark plan)."""
+    """The plan of notebook ``stem`` at ``budget``."""
     check_budget(budget)
-    if stem == "tab01_benchmark_table":
-        stem = "fig03_benchmark_tasks"
     return EXPERIMENTS[stem].plans[budget]
 
 
@@ -343,22 +345,6 @@ def declared_outputs(stem: str, budget: str, root: str | os.PathLike | None = No
     spec, out = EXPERIMENTS[stem], figure_dir(check_budget(budget), root)
     return ([out / f"{output_stem(f, n_train)}.{ext}" for f in spec.figures for ext in ("pdf", "png")]
             + [out / f"{output_stem(t, n_train)}.csv" for t in spec.tables])
-
-
-def expand_tasks(items: Sequence[str]) -> list[str]:
-    """Task ids from a plan: ids, "benchmark", "highmi" or "highmi:s1,s2" (strength subset)."""
-    from minde.bench import tasks
-
-    out: list[str] = []
-    for item in items:
-        if item in ("benchmark", "highmi"):
-            out += [t.id for t in tasks.list_tasks(item)]
-        elif item.startswith("highmi:"):
-            keep = {float(s) for s in item.split(":", 1)[1].split(",")}
-            out += [t.id for t in tasks.list_tasks("highmi") if t.strength in keep]
-        else:
-            out.append(item)
-    return list(dict.fromkeys(out))
 
 
 def available_methods(methods: Sequence[str]) -> list[str]:
@@ -394,7 +380,7 @@ def sweep_results(stem: str, budget: str, recompute: bool = False, seeds: Sequen
     plan, experiment = get_plan(stem, budget), results_folder(stem, budget)
     sizes = plan.n_train if n_train is None else ([n_train] if isinstance(n_train, int) else list(n_train))
     rule = epoch_rule(stem, budget)
-    df = run_sweep(experiment, budget, expand_tasks(plan.tasks), available_methods(plan.methods),
+    df = run_sweep(experiment, budget, plan.tasks, available_methods(plan.methods),
                    seeds=list(seeds if seeds is not None else plan.seeds), n_train=sizes, out=root,
                    recompute=recompute, workers=workers, scheduler=scheduler, progress=False,
                    dry_run=finished_only, cross=bool(plan.options.get("cross", False)), epochs=rule,

@@ -91,16 +91,24 @@ def _split(spec: str | Iterable[str]) -> list[str]:
 
 
 def resolve_tasks(spec: str | Iterable[str]) -> list[str]:
-    """Task ids from "ID[,ID...]" or a group (all | benchmark | highmi); validated by minde.bench.tasks."""
+    """Task ids from "ID[,ID...]", a group (all | benchmark | highmi) or, in a list, "highmi:S,S"
+    (the high-MI tasks of those strengths); validated by minde.bench.tasks."""
     from minde.bench import tasks
 
-    items = _split(spec)
+    items = [spec] if isinstance(spec, str) and spec.startswith("highmi:") else _split(spec)
     if not items:
         raise SweepArgumentError(f"--tasks is empty; give task ids or one of {', '.join(TASK_GROUPS)}")
     out: list[str] = []
     for item in items:
         if item in TASK_GROUPS:
             out.extend(t.id for t in tasks.list_tasks(item))
+            continue
+        if item.startswith("highmi:"):
+            try:
+                keep = {float(s) for s in item.split(":", 1)[1].split(",")}
+            except ValueError:
+                raise SweepArgumentError(f"--tasks: {item!r}: strengths must be numbers, e.g. highmi:2,10") from None
+            out.extend(t.id for t in tasks.list_tasks("highmi") if t.strength in keep)
             continue
         try:
             tasks.get_task(item)

@@ -230,6 +230,17 @@ def test_benchmark_and_high_mi_verdicts_flip_at_the_baselines_mae():
     assert claims.benchmark_verdict(failed).verdict == NO_RESULTS
 
 
+def test_the_best_baseline_named_is_one_covering_the_most_tasks():
+    # NWJ has one easy task so far: its lower MAE there does not make it the best baseline
+    rows = _sweep_rows({"minde_c": {"a": 0.1, "b": 0.1}, "cca": {"a": 0.3, "b": 0.2}, "nwj": {"a": 0.01}})
+    text = claims.benchmark_verdict(rows).interpretation
+    assert "the lowest baseline MAE is CCA's 0.250 nats" in text
+    assert "NWJ cover fewer tasks so far" in text
+    full = _sweep_rows({"minde_c": {"a": 0.1, "b": 0.1}, "cca": {"a": 0.3, "b": 0.2}, "nwj": {"a": 0.01, "b": 0.05}})
+    text = claims.benchmark_verdict(full).interpretation
+    assert "the lowest baseline MAE is NWJ's 0.030 nats" in text and "fewer tasks" not in text
+
+
 def test_quickstart_verdict_flips_at_0_03_nats():
     def res(err: float) -> pd.DataFrame:
         return pd.DataFrame({"variant": claims.MINDE_VARIANTS, "estimate": [1.0, 1.01, 0.99, 1.0 + err],

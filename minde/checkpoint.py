@@ -1,6 +1,6 @@
 """Training checkpoints: a run's full state on disk, resumed bit-exactly (docs/method.md §7).
 
-A checkpoint file is three parts: a format line, one line of JSON (what ``python -m minde.sweep
+A checkpoint file is three parts: a format line, one line of JSON (what ``minde sweep
 --status`` reads without loading torch: step, total steps, last loss, time saved, and the
 SHA-256 and length of the payload) and a ``torch.save`` payload holding the state (parameters,
 EMA, Adam's state, generator states, losses) with a *fingerprint* of what produced it: the code

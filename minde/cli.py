@@ -5,8 +5,10 @@
                    [--out FILE] [--no-progress]
     minde tasks [--group all|benchmark|highmi] [--json]
     minde sample TASK --n N [--seed S] --out FILE.npz
-    minde sweep ... | minde reproduce ... | minde report ...   (the reproduction commands, the same
-        as ``python -m minde.sweep`` / ``minde.reproduce`` / ``minde.report``; ``--help`` on each)
+    minde sweep ... | minde reproduce ... | minde report ...   (the reproduction commands, code in
+        ``minde.repro``; ``--help`` on each)
+
+``python -m minde ...`` is the same command line.
 
 Exit status: 0 success, 1 training failure (diverged), 2 bad input or usage, 130 interrupted.
 Bad input never prints a traceback; ``--traceback`` shows one for unexpected errors.
@@ -43,9 +45,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 # the reproduction layer's commands, run by ``minde NAME ARGS``: module and one-line help
-REPRO_COMMANDS = {"sweep": ("minde.repro.sweep", "run or resume a sweep of benchmark units (also python -m minde.sweep)"),
-                  "reproduce": ("minde.repro.reproduce", "run the notebooks of a budget (also python -m minde.reproduce)"),
-                  "report": ("minde.repro.report", "write the claims report of a budget (also python -m minde.report)")}
+REPRO_COMMANDS = {"sweep": ("minde.repro.sweep", "run or resume a sweep of benchmark units"),
+                  "reproduce": ("minde.repro.reproduce", "run the notebooks of a budget"),
+                  "report": ("minde.repro.report", "write the claims report of a budget")}
 
 
 def build_parser() -> argparse.ArgumentParser:

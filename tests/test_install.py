@@ -37,7 +37,7 @@ def test_installed_package_runs_from_elsewhere_and_writes_nothing_inside(tmp_pat
             "r = minde.estimate_mi(x, y, budget='smoke', steps=50, progress=False); print(r.mi)"
             % str(target))
     subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True, timeout=300)
-    sweep = [sys.executable, "-m", "minde.sweep", "--experiment", "smoke", "--budget", "smoke",
+    sweep = [sys.executable, "-m", "minde", "sweep", "--experiment", "smoke", "--budget", "smoke",
              "--tasks", "1v1-normal-0.75", "--methods", "cca", "--seeds", "0", "--no-progress"]
     subprocess.run(sweep, cwd=work, env=env, check=True, timeout=300, capture_output=True)
     assert _files(target) == before, sorted(_files(target) - before)

@@ -16,8 +16,7 @@ CORE = {"minde", "minde.sde", "minde.importance", "minde.masks", "minde.network"
         "minde._io"}
 # rank of each layer: a module may import modules of its own rank or lower
 LAYERS = {"core": 0, "minde.bench": 1, "minde.repro": 2, "minde.plots": 3, "front": 4}
-FRONT = {"minde.cli", "minde.datafiles", "minde.__main__", "minde.sweep", "minde.reproduce",
-         "minde.report"}  # user-facing commands at the top level: may use every layer
+FRONT = {"minde.cli", "minde.datafiles", "minde.__main__"}  # user-facing commands at the top level: may use every layer
 
 
 def _modules() -> dict[str, Path]:

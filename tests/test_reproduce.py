@@ -96,7 +96,7 @@ def test_two_runners_in_one_folder_at_once(tmp_path):
     nbs.mkdir()
     for name in ("a_one", "b_two"):
         _write_nb(nbs / f"{name}.ipynb", f"import os, time\ntime.sleep(3)\nopen('{name}.txt', 'w').write(str(os.getpid()))")
-    cmd = [sys.executable, "-m", "minde.reproduce", "--budget", "smoke", "--notebooks", str(nbs), "--no-report"]
+    cmd = [sys.executable, "-m", "minde", "reproduce", "--budget", "smoke", "--notebooks", str(nbs), "--no-report"]
     procs = [subprocess.Popen(cmd + ["--runs", str(tmp_path / f"runs_{name}"), "--only", name], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for name in ("a_one", "b_two")]

@@ -5,7 +5,7 @@
                    [--out FILE] [--no-progress]
     minde tasks [--group all|benchmark|highmi] [--json]
     minde sample TASK --n N [--seed S] --out FILE.npz
-    minde sweep ... | minde reproduce ... | minde report ...   (the reproduction commands, code in
+    minde sweep ... | minde reproduce ... | minde report ... | minde recipes ...   (code in
         ``minde.repro``; ``--help`` on each)
 
 ``python -m minde ...`` is the same command line.
@@ -47,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
 # the reproduction layer's commands, run by ``minde NAME ARGS``: module and one-line help
 REPRO_COMMANDS = {"sweep": ("minde.repro.sweep", "run or resume a sweep of benchmark units"),
                   "reproduce": ("minde.repro.reproduce", "run the notebooks of a budget"),
-                  "report": ("minde.repro.report", "write the claims report of a budget")}
+                  "report": ("minde.repro.report", "write the claims report of a budget"),
+                  "recipes": ("minde.repro.recipes", "run or resume the training-recipe study (docs/method.md §7)")}
 
 
 def build_parser() -> argparse.ArgumentParser:

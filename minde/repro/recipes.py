@@ -225,12 +225,12 @@ def study(recipes: Sequence[str], tasks: Sequence[str], seeds: Sequence[int], ki
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m minde.repro.recipes --out CSV [--recipes a,b] [--tasks ...] [--seeds 0-2]``."""
+    """``minde recipes --out CSV [--recipes a,b] [--tasks ...] [--seeds 0-2]``."""
     import argparse
 
     from minde.repro.sweep import parse_seeds
 
-    p = argparse.ArgumentParser(prog="python -m minde.repro.recipes", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="minde recipes", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="CSV of rows (its settings in <name>.meta.json, or meta.json "
                                                 "beside a results.csv); finished groups are skipped on a rerun")
     # the defaults are the notebook's quick plan, so this command resumes exactly what

@@ -239,6 +239,8 @@ def test_the_best_baseline_named_is_one_covering_the_most_tasks():
     full = _sweep_rows({"minde_c": {"a": 0.1, "b": 0.1}, "cca": {"a": 0.3, "b": 0.2}, "nwj": {"a": 0.01, "b": 0.05}})
     text = claims.benchmark_verdict(full).interpretation
     assert "the lowest baseline MAE is NWJ's 0.030 nats" in text and "fewer tasks" not in text
+    high = claims.high_mi_verdict(rows.assign(truth=4.0, estimate=rows["estimate"] + 3.0)).interpretation
+    assert "for CCA (the lowest baseline MAE) (NWJ cover fewer tasks so far" in high
 
 
 def test_quickstart_verdict_flips_at_0_03_nats():

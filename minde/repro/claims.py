@@ -179,12 +179,16 @@ def _baseline_checks(err: pd.DataFrame, main: str) -> tuple[list[Check], dict[st
     return checks, maes
 
 
-def _best_baseline(maes: dict[str, tuple[float, float, int]]) -> str:
+def _best_baseline(maes: dict[str, tuple[float, float, int]]) -> tuple[str, str]:
     """The baseline with the lowest MAE among those covering the most tasks (``_baseline_checks``'
     maes: baseline -> (main's MAE, its MAE, tasks)), so a baseline run on a few easy tasks is not
-    named the best."""
+    named the best; and a clause naming the baselines that cover fewer tasks ("" if none)."""
     most = max(n for _, _, n in maes.values())
-    return min((b for b in maes if maes[b][2] == most), key=lambda b: maes[b][1])
+    best = min((b for b in maes if maes[b][2] == most), key=lambda b: maes[b][1])
+    partial = [method_label(b) for b in maes if maes[b][2] < most]
+    note = (f" ({', '.join(partial)} cover fewer tasks so far and are compared on the tasks they have)"
+            if partial else "")
+    return best, note
 
 
 def _mae_table(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
@@ -255,12 +259,12 @@ def high_mi_verdict(df: pd.DataFrame, min_truth: float = HIGH_MI_MIN_TRUTH, main
     details = _seed_table(agg.sort_values(["truth", "task"], kind="stable"), ["task"])
     interp = ""
     if maes:
-        best = _best_baseline(maes)
+        best, partial = _best_baseline(maes)
         top = high[high["truth"] == high["truth"].max()]
         at_top = top.loc[top["variant"] == main, "mean"]
         interp = (f"On the {err[main].notna().sum()} tasks with true MI ≥ {min_truth:g} nats, "
                   f"{method_label(main)}'s MAE is {maes[best][0]:.2f} nats against {maes[best][1]:.2f} "
-                  f"for {method_label(best)} (the lowest baseline MAE); at the largest true MI, "
+                  f"for {method_label(best)} (the lowest baseline MAE){partial}; at the largest true MI, "
                   f"{top['truth'].max():.2f} nats, {method_label(main)} estimates "
                   f"{_span(at_top.min(), at_top.max(), '.2f')} across {len(at_top)} task(s).")
     return _verdict(threshold, checks, interp, table, details)
@@ -353,15 +357,13 @@ def benchmark_verdict(df: pd.DataFrame, main: str = "minde_c") -> Verdict:
     details = _seed_table(agg, ["task"])
     interp = ""
     if maes:
-        best = _best_baseline(maes)
+        best, partial = _best_baseline(maes)
         within = int((err[main] <= 0.1).sum())
-        partial = [b for b in maes if maes[b][2] < maes[best][2]]
         interp = (f"Over {int(err[main].notna().sum())} tasks {method_label(main)} has an MAE of "
                   f"{float(err[main].mean()):.3f} nats and is within 0.1 nats of the truth on {within}; "
                   f"the lowest baseline MAE is {method_label(best)}'s {maes[best][1]:.3f} nats, and "
                   f"{method_label(main)} is below {sum(c.passed for c in checks)} of {len(checks)} baselines"
-                  + (f" ({', '.join(method_label(b) for b in partial)} cover fewer tasks so far and are compared "
-                     "on the tasks they have)." if partial else "."))
+                  f"{partial}.")
     return _verdict(threshold, checks, interp, table, details)
 
 

@@ -99,10 +99,10 @@ def study_results(budget: str, seeds: Sequence[int] | None = None, recompute: bo
     """The notebook's rows at ``budget`` (its plan in ``EXPERIMENTS``), stored in
     ``data/results/ablation_sample_size/<budget>/results.csv``. ``finished_only``: compute
     nothing, return the rows already stored; ``recompute``: start afresh."""
-    from minde.repro.experiments import EXPERIMENTS, results_path
+    from minde.repro.experiments import get_plan, results_path
 
     stem = "ablation_sample_size"
-    plan = EXPERIMENTS[stem].plans[budget]
+    plan = get_plan(stem, budget)
     opts = plan.options
     return run_sample_size_study(plan.tasks, opts["sizes"], plan.seeds if seeds is None else seeds,
                                  kinds=[m[-1] for m in plan.methods if m.startswith("minde_")], budget=budget,

@@ -278,6 +278,19 @@ def test_training_size_verdict_flips_when_the_error_stops_falling():
     assert claims.training_size_verdict(rows((0.3, 0.3, 0.3)).query("n_train == 500")).verdict == NO_RESULTS
 
 
+def test_training_size_verdict_compares_each_size_on_the_tasks_it_shares_with_the_next_smaller():
+    # the largest size covers one task of two, and MINDE-J has not reached it at all
+    sizes = {500: {"a": 0.3, "b": 0.3}, 1000: {"a": 0.2, "b": 0.2}, 5000: {"a": 0.1}}
+    df = pd.concat([_sweep_rows({"minde_c": per}, n_train=n) for n, per in sizes.items()]
+                   + [_sweep_rows({"minde_j": {"a": 0.4, "b": 0.4}}, n_train=n) for n in (500, 1000)])
+    v = claims.training_size_verdict(df)
+    notes = {c.name: c.note for c in v.checks}
+    assert notes == {"MINDE-C MAE at n_train = 1000 below at 500": "nats, 2 tasks",
+                     "MINDE-C MAE at n_train = 5000 below at 1000": "nats, 1 tasks",
+                     "MINDE-J MAE at n_train = 1000 below at 500": "nats, 2 tasks"}
+    assert v.verdict == PARTLY  # MINDE-J's error does not fall
+
+
 @pytest.mark.parametrize("fn, column, chosen, other", [
     (claims.importance_sampling_verdict, "sampling", "importance", "uniform"),
     (claims.ema_verdict, "weights", "EMA", "raw"),

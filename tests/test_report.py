@@ -286,9 +286,17 @@ def test_training_size_verdict_compares_each_size_on_the_tasks_it_shares_with_th
     v = claims.training_size_verdict(df)
     notes = {c.name: c.note for c in v.checks}
     assert notes == {"MINDE-C MAE at n_train = 1000 below at 500": "nats, 2 tasks",
-                     "MINDE-C MAE at n_train = 5000 below at 1000": "nats, 1 tasks",
+                     "MINDE-C MAE at n_train = 5000 below at 1000": "nats, 1 task",
                      "MINDE-J MAE at n_train = 1000 below at 500": "nats, 2 tasks"}
     assert v.verdict == PARTLY  # MINDE-J's error does not fall
+    # the sentence and the table describe each pair of sizes on its own tasks, not only on the
+    # tasks with every size (which would hide the two-task step 500 -> 1000)
+    assert "0.300 → 0.200 nats from n_train = 500 to 1000 (2 tasks, lower on 2)" in v.interpretation
+    assert "0.200 → 0.100 nats from n_train = 1000 to 5000 (1 task, lower on 1)" in v.interpretation
+    rows = v.table.set_index(["estimator", "n_train"])
+    assert rows.loc[("MINDE-C", "500 → 1000"), "tasks"] == 2
+    assert rows.loc[("MINDE-C", "1000 → 5000"), "tasks"] == 1
+    assert ("MINDE-J", "1000 → 5000") not in rows.index
 
 
 @pytest.mark.parametrize("fn, column, chosen, other", [

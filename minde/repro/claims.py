@@ -150,6 +150,11 @@ def _span(lo: float, hi: float, fmt: str = ".3f") -> str:
     return a if a == b else f"{a} to {b}"
 
 
+def _count(n: int, noun: str) -> str:
+    """"1 task", "40 tasks"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _ok_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Rows of finished units (sweep results carry a status column)."""
     return df[df["status"] == "ok"] if "status" in df else df
@@ -379,36 +384,29 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
     if len(sizes) < 2:
         return _none(threshold, f"Only one training size (n_train = {sizes[0]}) is in these results; the claim "
                                 "compares two or more.")
-    checks: list[Check] = []
-    interp = []
-    for v in [m for m in mains if m in set(agg["variant"])]:
-        full = agg[agg["variant"] == v].assign(e=lambda a: a["bias"].abs())
-        full = full.pivot_table(index="task", columns="n_train", values="e")
-        # each size against the next smaller one, on the tasks that have both (a larger size may
-        # cover a subset of the tasks, or none yet)
+    # each size against the next smaller one, on the tasks that have both: a larger size may cover
+    # a subset of the tasks, or none yet, and each pair is judged and described on its own tasks
+    err = agg.assign(e=agg["bias"].abs())
+    rows, checks, interp = [], [], []
+    for v in variant_order(list(agg["variant"].unique())):
+        full = err[err["variant"] == v].pivot_table(index="task", columns="n_train", values="e")
+        steps = []
         for a, b in zip(sizes, sizes[1:]):
             pair = full[[a, b]].dropna() if {a, b} <= set(full.columns) else pd.DataFrame()
-            if not pair.empty:
-                checks.append(Check(f"{method_label(v)} MAE at n_train = {b} below at {a}", pair[b].mean(), "<",
-                                    pair[a].mean(), f"nats, {len(pair)} tasks"))
-        e = full.dropna()  # the tasks with every size this estimator has
-        own = sorted(int(n) for n in e.columns)
-        if e.empty or len(own) < 2:
-            continue
-        mae = e.mean()
-        falls = int((e[own[-1]] < e[own[0]]).sum())
-        interp.append(f"{method_label(v)}'s MAE over {len(e)} tasks goes "
-                      f"{' → '.join(f'{mae[n]:.3f}' for n in own)} nats for n_train = "
-                      f"{' → '.join(str(n) for n in own)}, and its error falls from the smallest to the "
-                      f"largest size on {falls} of {len(e)} tasks")
-    # the table compares sizes on the same tasks: those with results at every size
-    at_all = agg.groupby("task")["n_train"].nunique() == len(sizes)
-    same = agg[agg["task"].isin(at_all[at_all].index)]
-    mae_all = same.assign(e=same["bias"].abs()).pivot_table(index="variant", columns="n_train", values="e")
-    mae_all = mae_all.loc[variant_order(list(mae_all.index))].round(3)
-    mae_all.index = [method_label(v) for v in mae_all.index]
-    mae_all.columns = [f"MAE, n_train = {n} ({int(at_all.sum())} tasks)" for n in mae_all.columns]
-    table = mae_all.rename_axis("estimator").reset_index()
+            if pair.empty:
+                continue
+            before, after, k = float(pair[a].mean()), float(pair[b].mean()), len(pair)
+            falls = int((pair[b] < pair[a]).sum())
+            rows.append({"estimator": method_label(v), "n_train": f"{a} → {b}", "tasks": k,
+                         "MAE before": round(before, 3), "MAE after": round(after, 3), "error falls on": falls})
+            if v in mains:
+                checks.append(Check(f"{method_label(v)} MAE at n_train = {b} below at {a}", after, "<", before,
+                                    f"nats, {_count(k, 'task')}"))
+                steps.append(f"{before:.3f} → {after:.3f} nats from n_train = {a} to {b} "
+                             f"({_count(k, 'task')}, lower on {falls})")
+        if steps:
+            interp.append(f"{method_label(v)}'s MAE goes " + " and ".join(steps))
+    table = pd.DataFrame(rows)
     details = _seed_table(agg, ["task", "n_train"])
     return _verdict(threshold, checks, "; ".join(interp) + ("." if interp else ""), table, details)
 

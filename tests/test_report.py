@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
@@ -267,6 +268,18 @@ def test_consistency_verdict_flips_at_each_tolerance():
     non_monotone = rows(1.9)
     non_monotone.loc[1, "ratio"] = 0.05
     assert claims.consistency_verdict(non_monotone).verdict == PARTLY
+
+
+def test_verdict_sentences_follow_the_threshold_constants(monkeypatch):
+    # a threshold is changed in one place: the checks, the threshold text and the sentence follow
+    rows = _sweep_rows({"minde_c": {"a": 0.02, "b": 0.08}, "cca": {"a": 0.3, "b": 0.3}})
+    assert "within 0.1 nats of the truth on 2" in claims.benchmark_verdict(rows).interpretation
+    monkeypatch.setattr(claims, "WITHIN", 0.05)
+    assert "within 0.05 nats of the truth on 1" in claims.benchmark_verdict(rows).interpretation
+    plan = SimpleNamespace(tasks=("t",), seeds=(0,), options={"sizes": (250, 500, 1_000)})
+    assert "at 250 and 500 rows" in claims.sample_size_verdict(pd.DataFrame(), "quick", plan).threshold
+    monkeypatch.setattr(claims, "SMALL_DATA_FEW", 250)
+    assert "at 250 rows" in claims.sample_size_verdict(pd.DataFrame(), "quick", plan).threshold
 
 
 def test_training_size_verdict_flips_when_the_error_stops_falling():

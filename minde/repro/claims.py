@@ -40,6 +40,7 @@ RULE = (f"**{HOLDS}**: every check passes; **{PARTLY}**: some checks pass, not a
         f"**{FAILS}**: no check passes; **{NO_RESULTS}**: nothing to check")
 
 MINDE_VARIANTS = ("minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma")
+WITHIN = 0.1  # nats: an estimate this close to the truth counts as "within" in the tables and sentences
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "≤": operator.le, ">": operator.gt, "≥": operator.ge, "=": operator.eq}
 
@@ -196,7 +197,7 @@ def _best_baseline(maes: dict[str, tuple[float, float, int]]) -> tuple[str, str]
     return best, note
 
 
-def _mae_table(agg: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
+def _mae_table(agg: pd.DataFrame, tol: float = WITHIN) -> pd.DataFrame:
     """Per variant: tasks, MAE over tasks, tasks within ``tol`` nats, seeds."""
     g = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol).groupby("variant")
     out = pd.DataFrame({"tasks": g.size(), "MAE": g["abs_bias"].mean().round(3),
@@ -363,9 +364,9 @@ def benchmark_verdict(df: pd.DataFrame, main: str = "minde_c") -> Verdict:
     interp = ""
     if maes:
         best, partial = _best_baseline(maes)
-        within = int((err[main] <= 0.1).sum())
+        within = int((err[main] <= WITHIN).sum())
         interp = (f"Over {int(err[main].notna().sum())} tasks {method_label(main)} has an MAE of "
-                  f"{float(err[main].mean()):.3f} nats and is within 0.1 nats of the truth on {within}; "
+                  f"{float(err[main].mean()):.3f} nats and is within {WITHIN:g} nats of the truth on {within}; "
                   f"the lowest baseline MAE is {method_label(best)}'s {maes[best][1]:.3f} nats, and "
                   f"{method_label(main)} is below {sum(c.passed for c in checks)} of {len(checks)} baselines"
                   f"{partial}.")
@@ -606,23 +607,27 @@ def recipe_verdict(df: pd.DataFrame) -> Verdict:
 
 
 DEBIAS_TARGETS = {"mae": 0.06, "within": 36 / 40, "wide_mae": 0.10}  # cross-model MINDE-J (docs/method.md §17)
+DEBIAS_WIDE = 25  # d_x from which a task is wide (analysis.form_summary's default)
 
 
 def debiasing_verdict(df: pd.DataFrame) -> Verdict:
     """Cross-model MINDE (docs/method.md §17): both kinds evaluated jointly on every task of the
-    results; on the tasks with a joint evaluation, MINDE-J's MAE <= 0.06, within 0.1 nats on
-    >= 90 % of them, MAE <= 0.10 on d_x >= 25; MINDE-C's MAE no higher than the paper estimator's."""
+    results; on the tasks with a joint evaluation, MINDE-J's MAE, share within ``WITHIN`` nats and
+    MAE on the wide tasks at their ``DEBIAS_TARGETS``; MINDE-C's MAE no higher than the paper
+    estimator's."""
     from minde.bench.tasks import get_task
 
     threshold = ("both kinds evaluated jointly on every task; "
-                 f"cross-model MINDE-J: MAE ≤ {DEBIAS_TARGETS['mae']:g}, within 0.1 nats on ≥ 90 % of the "
-                 f"tasks (36 of 40), MAE ≤ {DEBIAS_TARGETS['wide_mae']:g} on the tasks with d_x ≥ 25; "
+                 f"cross-model MINDE-J: MAE ≤ {DEBIAS_TARGETS['mae']:g}, within {WITHIN:g} nats on ≥ "
+                 f"{100 * DEBIAS_TARGETS['within']:g} % of the tasks ({round(40 * DEBIAS_TARGETS['within'])} of 40), "
+                 f"MAE ≤ {DEBIAS_TARGETS['wide_mae']:g} on the tasks with d_x ≥ {DEBIAS_WIDE}; "
                  "cross-model MINDE-C: MAE no higher than MINDE-C's")
     ok = _ok_rows(df)
     if ok.empty or not ok["variant"].str.endswith("_cross").any():
         return _none(threshold, "No joint (cross-model) evaluations in these results")
     agg = aggregate_seeds(ok, by=("task", "variant"))
-    table = form_summary(agg, {t: get_task(t).dim_x for t in agg["task"].unique()})
+    table = form_summary(agg, {t: get_task(t).dim_x for t in agg["task"].unique()}, WITHIN, DEBIAS_WIDE)
+    within, wide = f"within_{WITHIN:g}", f"mae_dx_ge_{DEBIAS_WIDE}"  # its columns
     tasks = agg["task"].nunique()
     checks: list[Check] = []
     rows = {label: table.loc[label] for label in table.index}
@@ -633,10 +638,10 @@ def debiasing_verdict(df: pd.DataFrame) -> Verdict:
     if j is not None:
         n = int(j["tasks"])
         checks += [Check("MINDE-J cross-model MAE", j["mae"], "≤", DEBIAS_TARGETS["mae"], f"nats, {n} tasks"),
-                   Check("MINDE-J cross-model tasks within 0.1 nats", int(j["within_0.1"]), "≥",
+                   Check(f"MINDE-J cross-model tasks within {WITHIN:g} nats", int(j[within]), "≥",
                          DEBIAS_TARGETS["within"] * n, f"of {n}: at least {DEBIAS_TARGETS['within']:.0%}", "g")]
-        if pd.notna(j["mae_dx_ge_25"]):
-            checks.append(Check("MINDE-J cross-model MAE on d_x ≥ 25", j["mae_dx_ge_25"], "≤",
+        if pd.notna(j[wide]):
+            checks.append(Check(f"MINDE-J cross-model MAE on d_x ≥ {DEBIAS_WIDE}", j[wide], "≤",
                                 DEBIAS_TARGETS["wide_mae"], "nats"))
     if c is not None and "MINDE-C" in rows:
         checks.append(Check("MINDE-C cross-model MAE no higher than MINDE-C's", c["mae"], "≤",
@@ -644,36 +649,43 @@ def debiasing_verdict(df: pd.DataFrame) -> Verdict:
     interp = ""
     if j is not None and "MINDE-J" in rows:
         interp = (f"On {int(j['tasks'])} tasks the cross-model MINDE-J has an MAE of {j['mae']:.3f} nats against "
-                  f"{rows['MINDE-J']['mae']:.3f} for the paper's MINDE-J (d_x ≥ 25: {j['mae_dx_ge_25']:.3f} against "
-                  f"{rows['MINDE-J']['mae_dx_ge_25']:.3f}).")
-    pairs = pair_summary(ok, {t: get_task(t).dim_x for t in ok["task"].unique()})
+                  f"{rows['MINDE-J']['mae']:.3f} for the paper's MINDE-J (d_x ≥ {DEBIAS_WIDE}: {j[wide]:.3f} "
+                  f"against {rows['MINDE-J'][wide]:.3f}).")
+    pairs = pair_summary(ok, {t: get_task(t).dim_x for t in ok["task"].unique()}, WITHIN, DEBIAS_WIDE)
     for _, r in pairs.iterrows():
         interp += (f" With two of the {int(r['models'])} models (mean over the pairs) MINDE-{r['kind'].upper()} "
                    f"cross-model has an MAE of {r['mae_pair']:.3f} against {r['mae_k']:.3f} with all "
-                   f"{int(r['models'])} ({int(r['tasks'])} tasks; d_x ≥ 25: {r['mae_dx_ge_25_pair']:.3f} against "
-                   f"{r['mae_dx_ge_25_k']:.3f}); the pairs of a task differ by {r['pair_std']:.3f} nats "
+                   f"{int(r['models'])} ({int(r['tasks'])} tasks; d_x ≥ {DEBIAS_WIDE}: {r[wide + '_pair']:.3f} "
+                   f"against {r[wide + '_k']:.3f}); the pairs of a task differ by {r['pair_std']:.3f} nats "
                    "(standard deviation, mean over the tasks).")
     return _verdict(threshold, checks, interp.strip(),
                     table.drop(columns=["worst_3"]).rename_axis("estimator").round(4))
 
 
 SMALL_DATA_TARGETS = {"c": 1_000, "j": 2_000}  # rows from which the defaults must be within tolerance
+SMALL_DATA_TOL = (0.1, 0.25)  # tolerance: max(this many nats, this share of the truth)
+SMALL_DATA_FEW = 500  # at most this many rows: MINDE's MAE compared with KSG's
 
 
 def _tolerance(truth: pd.Series) -> pd.Series:
-    """max(0.1 nats, 25 % of the truth): the small-data study's tolerance (docs/method.md §18)."""
-    return np.maximum(0.1, 0.25 * truth.abs())
+    """max(0.1 nats, 25 % of the truth) (``SMALL_DATA_TOL``): the small-data study's tolerance
+    (docs/method.md §18)."""
+    return np.maximum(SMALL_DATA_TOL[0], SMALL_DATA_TOL[1] * truth.abs())
 
 
 def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
     """Small data sets with the defaults (docs/method.md §18): every (task, n, seed) of the
     budget's plan computed; no estimate above twice the truth without a warning; every estimate
-    within max(0.1, 25 %) of the truth from 1 000 rows (MINDE-C) or 2 000 (MINDE-J); at 250 and
-    500 rows MINDE's MAE at most KSG's, or every such result warned."""
+    within ``SMALL_DATA_TOL`` of the truth from ``SMALL_DATA_TARGETS`` rows; at the plan's sizes of
+    at most ``SMALL_DATA_FEW`` rows MINDE's MAE at most KSG's, or every such result warned."""
+    tol = f"max({SMALL_DATA_TOL[0]:g}, {100 * SMALL_DATA_TOL[1]:g} %)"
+    few = [int(n) for n in plan.options["sizes"] if n <= SMALL_DATA_FEW]
     threshold = ("with the defaults: no MINDE estimate above twice the truth without a warning; from "
                  f"{SMALL_DATA_TARGETS['c']} rows (MINDE-C) and {SMALL_DATA_TARGETS['j']} rows (MINDE-J) every "
-                 "estimate within max(0.1 nats, 25 %) of the truth; at 250 and 500 rows MINDE's MAE at most "
+                 f"estimate within {tol.replace(',', ' nats,', 1)} of the truth; at "
+                 f"{' and '.join(str(n) for n in few)} rows MINDE's MAE at most "
                  "KSG's on the same rows, or every such result carries a warning")
+    few_rows = "-".join(str(n) for n in dict.fromkeys((min(few), max(few)))) if few else ""
     if df is None or df.empty or "method" not in df:
         return _none(threshold)
     d = df.copy()
@@ -693,16 +705,16 @@ def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
             continue
         bad = big[big["err"] > _tolerance(big["truth"])]
         worst = big.loc[big["err"].idxmax()]
-        checks.append(Check(f"MINDE-{kind.upper()} estimates from {rows} rows farther than max(0.1, 25 %) from the truth",
+        checks.append(Check(f"MINDE-{kind.upper()} estimates from {rows} rows farther than {tol} from the truth",
                             len(bad), "=", 0, f"of {len(big)}; worst {worst['task']} n={int(worst['n'])} seed "
                             f"{int(worst['seed'])}: {worst['estimate']:.3f} for {worst['truth']:.3f}", "g"))
-    small = d[d["n"] <= 500]
+    small = d[d["n"] <= SMALL_DATA_FEW]
     ksg = small[small["method"] == "ksg"]["err"].mean()
     for kind in ("c", "j"):
         mine = small[small["method"] == f"minde_{kind}"]
         if mine.empty or not np.isfinite(ksg):
             continue
-        checks.append(Check(f"MINDE-{kind.upper()} MAE at 250-500 rows at most KSG's", mine["err"].mean(), "≤", ksg,
+        checks.append(Check(f"MINDE-{kind.upper()} MAE at {few_rows} rows at most KSG's", mine["err"].mean(), "≤", ksg,
                             f"{int(mine['warned'].sum())} of {len(mine)} warned; all warned also passes",
                             ok=True if bool(mine["warned"].all()) else None))
     table = (d.groupby(["method", "n"])["err"].mean().unstack("n").rename_axis(index="method (MAE)", columns="n")
@@ -711,7 +723,7 @@ def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
     interp = ""
     nce = small[small["method"] == "infonce"]["err"]
     if not nce.empty:
-        interp = f"At 250-500 rows InfoNCE's MAE is {nce.mean():.3f} nats (KSG's {ksg:.3f}). "
+        interp = f"At {few_rows} rows InfoNCE's MAE is {nce.mean():.3f} nats (KSG's {ksg:.3f}). "
     if not former.empty:
         now = d[d["method"].isin(former["method"].str.replace("_former", "", regex=False).unique())
                 & d["n"].isin(former["n"].unique())]

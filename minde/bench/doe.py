@@ -6,17 +6,27 @@ log-scale come from an MLP of x. Both are Gaussian (``doe_gauss``) or logistic (
 per dimension. Both densities are fitted on the training split (Adam, fixed number of steps) and
 the estimate is CE_q(Y) - CE_q(Y|X) on the test split, in nats. Y and X are standardised with the
 training statistics; the log-Jacobian of the Y scaling cancels in the difference.
+
+Speed (beyond the paper; docs/method.md §9). An eager step of these small models is almost all
+per-operation dispatch (about 2 ms for the pair on one core), and the paper budget takes 200 000
+of them per density. Long fits (``minde.compiled.resolve_compile``: from 2 000 steps) therefore run
+each step (gradient and Adam update) as one function compiled by ``torch.compile``: the same
+mini-batches, initialisation and Adam arithmetic as ``torch.optim.Adam``, agreeing with it to
+float rounding (``tests/test_doe.py``), about three times as fast.
 """
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import grad
 from torch.nn import functional as F
 
 from minde.data import check_not_constant
@@ -108,16 +118,89 @@ def _standardise(train: np.ndarray, test: np.ndarray, name: str) -> tuple[torch.
             torch.as_tensor((test - mean) / std, dtype=torch.float32))
 
 
-def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig, rng: np.random.Generator) -> None:
-    """Minimise the cross-entropy -mean log q on training mini-batches with Adam (docs/method.md §9)."""
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+_BETAS, _EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, which the fits use
+
+
+def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig, rng: np.random.Generator,
+         compile: bool = False) -> None:
+    """Minimise the cross-entropy -mean log q on training mini-batches with Adam (docs/method.md §9);
+    ``compile``: each step as one compiled function (``_step``) instead of ``torch.optim.Adam``."""
     batch = min(cfg.batch_size, len(x))
+    if compile:
+        return _fit_compiled(model, x, y, cfg, rng, batch)
+    optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, betas=_BETAS, eps=_EPS)
     for _ in range(cfg.n_steps):
         idx = torch.as_tensor(rng.choice(len(x), size=batch, replace=False))
         loss = -model(x[idx], y[idx], cfg.density).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+
+
+def _log_q(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, density: Density) -> torch.Tensor:
+    """``model(x, y, density)`` of a ``_Marginal`` or ``_Conditional`` from its parameters
+    ``p`` (``named_parameters``) alone, so one compiled step serves every model of a shape."""
+    if "loc" in p:  # _Marginal
+        return _log_density(y, p["loc"].expand_as(y), p["log_scale"].expand_as(y), density)
+    n = len(p) // 2  # _Conditional: Linear layers net.0, net.2, ..., a ReLU after each but the head
+    z = x
+    for i in range(n):
+        z = F.linear(z, p[f"net.{2 * i}.weight"], p[f"net.{2 * i}.bias"])
+        z = torch.relu(z) if i < n - 1 else z
+    loc, log_scale = z.split(y.shape[1], dim=-1)
+    return _log_density(y, loc, log_scale, density)
+
+
+def _step(params: dict[str, torch.Tensor], m: dict[str, torch.Tensor], v: dict[str, torch.Tensor],
+          t: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor, density: Density,
+          lr: float) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One Adam step on -mean log q(batch), as a pure function: new (params, first moments, second
+    moments). The arithmetic is ``torch.optim.Adam``'s (single-tensor form, no weight decay): step
+    ``t`` (a 0-dim tensor, so a compiled step serves every step count)."""
+    grads = grad(lambda p: -_log_q(p, xb, yb, density).mean())(params)
+    (b1, b2), bc1, bc2 = _BETAS, 1 - _BETAS[0] ** t, 1 - _BETAS[1] ** t
+    new_p, new_m, new_v = {}, {}, {}
+    for k, g in grads.items():
+        new_m[k] = m[k].lerp(g, 1 - b1)
+        new_v[k] = v[k] * b2 + (1 - b2) * g * g
+        new_p[k] = params[k] - (lr / bc1) * new_m[k] / (new_v[k].sqrt() / bc2.sqrt() + _EPS)
+    return new_p, new_m, new_v
+
+
+_compiled_step: Callable[..., Any] | None = None
+
+
+def _fit_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig,
+                  rng: np.random.Generator, batch: int) -> None:
+    """``_fit`` with ``_step`` compiled (the same mini-batches); falls back to the eager step, with
+    a ``CompileWarning``, if compiling fails. The trained values are copied into ``model``."""
+    global _compiled_step
+    from minde.compiled import CompileWarning, _configure
+
+    if _compiled_step is None:
+        _configure()
+        _compiled_step = torch.compile(_step, dynamic=False)
+    step = _compiled_step
+    params = {k: p.detach().clone() for k, p in model.named_parameters()}
+    m = {k: torch.zeros_like(p) for k, p in params.items()}
+    v = {k: torch.zeros_like(p) for k, p in params.items()}
+    for n in range(1, cfg.n_steps + 1):
+        idx = torch.as_tensor(rng.choice(len(x), size=batch, replace=False))
+        args = (params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx], cfg.density,
+                cfg.learning_rate)
+        try:
+            params, m, v = step(*args)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure (first step): the same step, eagerly
+            if step is _step or n > 1:
+                raise
+            first = (str(exc).splitlines() or [""])[0][:200]
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {first}); DoE trains eagerly",
+                          CompileWarning, stacklevel=3)
+            step = _step
+            params, m, v = step(*args)
+    with torch.no_grad():
+        for k, p in model.named_parameters():
+            p.copy_(params[k])
 
 
 def doe_estimate(
@@ -127,6 +210,7 @@ def doe_estimate(
     y_test: np.ndarray,
     cfg: DoEConfig,
     seed: int = 0,
+    compile: bool | None = None,
 ) -> float:
     """DoE estimate of I(X; Y) = CE(Y) - CE(Y|X) on the test split, nats (docs/method.md §9).
 
@@ -135,7 +219,12 @@ def doe_estimate(
         x_test: (n_test, dim_x), y_test: (n_test, dim_y): evaluate both cross-entropies.
         cfg: density family and optimisation settings.
         seed: drives initialisation and mini-batches.
+        compile: compile each training step (None: ``minde.compiled.resolve_compile``, i.e. fits of
+            at least 2 000 steps, unless $MINDE_COMPILE says otherwise).
     """
+    from minde.compiled import resolve_compile
+
+    compile = resolve_compile(compile, cfg.n_steps, torch.device("cpu"))
     dim_x, dim_y = x_train.shape[1], y_train.shape[1]
     hidden = cfg.hidden or (64 if dim_x <= 10 else 128)
     log_scale0 = 0.0 if cfg.density == "gauss" else _LOGISTIC_LOG_SCALE
@@ -145,8 +234,8 @@ def doe_estimate(
         rng = np.random.default_rng(seed)
         marginal = _Marginal(dim_y, log_scale0)
         conditional = _Conditional(dim_x, dim_y, hidden, cfg.n_layers, log_scale0)
-        _fit(marginal, xtr, ytr, cfg, rng)
-        _fit(conditional, xtr, ytr, cfg, rng)
+        _fit(marginal, xtr, ytr, cfg, rng, compile)
+        _fit(conditional, xtr, ytr, cfg, rng, compile)
         with torch.no_grad():
             ce_y = -marginal(xte, yte, cfg.density).mean()
             ce_y_given_x = -conditional(xte, yte, cfg.density).mean()

@@ -270,6 +270,17 @@ def test_consistency_verdict_flips_at_each_tolerance():
     assert claims.consistency_verdict(non_monotone).verdict == PARTLY
 
 
+def test_training_size_check_carries_the_standard_error_of_the_change():
+    # two seeds per size: estimates 1.2 and 1.4 at n = 500 (|error| 0.3 ± 0.1), 1.1 and 1.1 at n = 1000
+    rows = pd.DataFrame([dict(task="a", variant="minde_c", method="minde_c", n_train=n, seed=s, estimate=e,
+                              truth=1.0, status="ok")
+                         for n, es in ((500, (1.2, 1.4)), (1000, (1.1, 1.1))) for s, e in enumerate(es)])
+    (check,) = claims.training_size_verdict(rows).checks
+    # SE of the seed mean at 500: std 0.1414 / sqrt 2 = 0.1; at 1000: 0; of the change: 0.1
+    assert check.note == "nats, 1 task; change -0.200, standard error 0.100 from the seeds"
+    assert check.passed
+
+
 def test_verdict_sentences_follow_the_threshold_constants(monkeypatch):
     # a threshold is changed in one place: the checks, the threshold text and the sentence follow
     rows = _sweep_rows({"minde_c": {"a": 0.02, "b": 0.08}, "cca": {"a": 0.3, "b": 0.3}})
@@ -298,9 +309,9 @@ def test_training_size_verdict_compares_each_size_on_the_tasks_it_shares_with_th
                    + [_sweep_rows({"minde_j": {"a": 0.4, "b": 0.4}}, n_train=n) for n in (500, 1000)])
     v = claims.training_size_verdict(df)
     notes = {c.name: c.note for c in v.checks}
-    assert notes == {"MINDE-C MAE at n_train = 1000 below at 500": "nats, 2 tasks",
-                     "MINDE-C MAE at n_train = 5000 below at 1000": "nats, 1 task",
-                     "MINDE-J MAE at n_train = 1000 below at 500": "nats, 2 tasks"}
+    assert notes == {"MINDE-C MAE at n_train = 1000 below at 500": "nats, 2 tasks; change -0.100",
+                     "MINDE-C MAE at n_train = 5000 below at 1000": "nats, 1 task; change -0.100",
+                     "MINDE-J MAE at n_train = 1000 below at 500": "nats, 2 tasks; change +0.000"}
     assert v.verdict == PARTLY  # MINDE-J's error does not fall
     # the sentence and the table describe each pair of sizes on its own tasks, not only on the
     # tasks with every size (which would hide the two-task step 500 -> 1000)

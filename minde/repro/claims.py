@@ -387,10 +387,13 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
                                 "compares two or more.")
     # each size against the next smaller one, on the tasks that have both: a larger size may cover
     # a subset of the tasks, or none yet, and each pair is judged and described on its own tasks
-    err = agg.assign(e=agg["bias"].abs())
+    # the standard error of a task's seed mean (NaN with one seed) says how much of a change of
+    # the MAE the seeds alone would explain; it is reported beside each check, not used to pass it
+    err = agg.assign(e=agg["bias"].abs(), se=agg["std"] / np.sqrt(agg["n_seeds"].where(agg["n_seeds"] > 1)))
     rows, checks, interp = [], [], []
     for v in variant_order(list(agg["variant"].unique())):
         full = err[err["variant"] == v].pivot_table(index="task", columns="n_train", values="e")
+        se = err[err["variant"] == v].pivot_table(index="task", columns="n_train", values="se", dropna=False)
         steps = []
         for a, b in zip(sizes, sizes[1:]):
             pair = full[[a, b]].dropna() if {a, b} <= set(full.columns) else pd.DataFrame()
@@ -398,11 +401,16 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
                 continue
             before, after, k = float(pair[a].mean()), float(pair[b].mean()), len(pair)
             falls = int((pair[b] < pair[a]).sum())
+            spread = float(np.sqrt((se.loc[pair.index, [a, b]] ** 2).to_numpy().sum()) / k) \
+                if {a, b} <= set(se.columns) else np.nan
             rows.append({"estimator": method_label(v), "n_train": f"{a} → {b}", "tasks": k,
-                         "MAE before": round(before, 3), "MAE after": round(after, 3), "error falls on": falls})
+                         "MAE before": round(before, 3), "MAE after": round(after, 3),
+                         "change": round(after - before, 3), "its standard error": round(spread, 3),
+                         "error falls on": falls})
             if v in mains:
                 checks.append(Check(f"{method_label(v)} MAE at n_train = {b} below at {a}", after, "<", before,
-                                    f"nats, {_count(k, 'task')}"))
+                                    f"nats, {_count(k, 'task')}; change {after - before:+.3f}"
+                                    + (f", standard error {spread:.3f} from the seeds" if np.isfinite(spread) else "")))
                 steps.append(f"{before:.3f} → {after:.3f} nats from n_train = {a} to {b} "
                              f"({_count(k, 'task')}, lower on {falls})")
         if steps:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from minde.bench.gaussian import gaussian_mi, random_covariance
+from minde.bench.gaussian import ShiftedGaussianOracle, gaussian_mi, random_covariance, standardised_gaussian
 from minde.importance import make_sampler
-from minde.repro.ablations import ShiftedGaussianOracle, score_error_terms, standardised_gaussian
+from minde.repro.ablations import score_error_terms
 from minde.sde import VPSDE
 
 SDE = VPSDE()

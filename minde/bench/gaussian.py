@@ -3,10 +3,14 @@
 ``GaussianOracle`` is a drop-in noise predictor for ``minde.estimation.estimate_terms``: it returns
 the exact eps_hat = -sigma_t * score of the diffused marginal, conditional and joint densities,
 so that the estimator formulas can be checked against the true MI without any training.
+``ShiftedGaussianOracle`` does the same for any mean, and ``task_gaussian`` with
+``standardised_gaussian`` give the mean and covariance a trained model of a Gaussian benchmark
+task should have learned (the score-error study, ``minde.repro.ablations.run_score_error``).
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,7 +19,7 @@ from minde.masks import CONDITIONING, DIFFUSED, MARGINALISED, Mask
 from minde.sde import VPSDE
 
 __all__ = ["gaussian_mi", "gaussian_entropy", "GaussianOracle", "random_covariance",
-           "exact_gaussian_sample"]
+           "exact_gaussian_sample", "ShiftedGaussianOracle", "standardised_gaussian", "task_gaussian"]
 
 
 def gaussian_mi(cov: np.ndarray, dim_x: int) -> float:
@@ -105,3 +109,63 @@ class GaussianOracle:
         else:
             raise ValueError(f"the Gaussian oracle does not support roles {roles}")
         return out.to(z_in.dtype)
+
+
+def task_gaussian(task: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean (D,), covariance (D, D) and d_x of a Gaussian benchmark task (docs/method.md §8, §14).
+
+    Read from the task's bmi sampler (a split multinormal, or the bivariate normal that wraps one);
+    any other task raises ValueError. The covariance's closed-form MI is checked against the task's
+    ground truth.
+    """
+    from minde.bench.tasks import _bmi_task, get_task
+
+    sampler = _bmi_task(task).sampler
+    inner = getattr(sampler, "_sampler", sampler)  # bmi's bivariate normal wraps a split multinormal
+    if not (hasattr(inner, "_covariance") and hasattr(inner, "_mean")):
+        raise ValueError(f"task {task!r} is not a (untransformed) Gaussian task; its scores have no "
+                         "closed form here")
+    cov = np.asarray(inner._covariance, dtype=np.float64)
+    mean = np.asarray(inner._mean, dtype=np.float64).reshape(-1)
+    info = get_task(task)
+    if not np.isclose(gaussian_mi(cov, info.dim_x), info.mi, rtol=0, atol=1e-6):
+        raise ValueError(f"task {task!r}: the sampler's covariance does not give the task's MI")
+    return mean, cov, info.dim_x
+
+
+def standardised_gaussian(mean: np.ndarray, cov: np.ndarray, sx: Any, sy: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of Gaussian data after the model's standardisers ``sx``, ``sy`` (docs/method.md §7).
+
+    The network sees (z - loc) / scale with the training statistics, so the exact scores it should
+    learn are those of N((mean - loc) / scale, D^-1 cov D^-1) with D = diag(scale).
+    """
+    loc = np.concatenate([np.asarray(sx.mean, np.float64), np.asarray(sy.mean, np.float64)])
+    scale = np.concatenate([np.asarray(sx.scale, np.float64), np.asarray(sy.scale, np.float64)])
+    return (np.asarray(mean, np.float64) - loc) / scale, np.asarray(cov, np.float64) / np.outer(scale, scale)
+
+
+class ShiftedGaussianOracle:
+    """Exact noise predictions for Gaussian (X, Y) with any mean (docs/method.md §14).
+
+    ``GaussianOracle`` assumes zero mean. With mean mu, a diffused variable has mean k_t mu and a
+    conditioning variable mean mu, so subtracting those from the inputs reduces the problem to the
+    zero-mean oracle (the conditional mean k_t A (y0 - mu_y) + k_t mu_x is recovered exactly).
+    """
+
+    def __init__(self, cov: np.ndarray, mean: np.ndarray, dim_x: int, sde: Any = None,
+                 device: Any = "cpu") -> None:
+        self.oracle = GaussianOracle(cov, dim_x, sde)
+        self.oracle.cov = self.oracle.cov.to(device)
+        self.sde = self.oracle.sde
+        self.mean = torch.as_tensor(np.asarray(mean), dtype=torch.float64, device=device)
+        self.bounds = ((0, dim_x), (dim_x, self.oracle.d))
+
+    def __call__(self, z_in: torch.Tensor, t_vec: torch.Tensor, mask: Mask) -> torch.Tensor:
+        """eps_hat (K, B, D) for inputs built under ``mask`` (see ``minde.masks``)."""
+        z = z_in.double().clone()
+        for v, (role, (a, b)) in enumerate(zip(mask.roles, self.bounds)):
+            if role == DIFFUSED:
+                z[..., a:b] -= self.sde.k_t(t_vec[..., v].double()).unsqueeze(-1) * self.mean[a:b]
+            elif role == CONDITIONING:
+                z[..., a:b] -= self.mean[a:b]
+        return self.oracle(z, t_vec, mask).to(z_in.dtype)

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["fit_task", "fit_task_seeds", "run_importance_sampling", "run_sigma", "run_ema", "entropy_problem",
-           "run_entropy", "run_compute_cost", "half_cube", "task_gaussian", "standardised_gaussian",
-           "ShiftedGaussianOracle", "score_error_terms", "model_score_error", "run_score_error"]
+           "run_entropy", "run_compute_cost", "half_cube", "score_error_terms", "model_score_error",
+           "run_score_error"]
 
 
 def fit_task(task: str, kind: str, budget: str, seed: int, device: str = "auto",
@@ -214,73 +214,6 @@ _HYBRIDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def task_gaussian(task: str) -> tuple[np.ndarray, np.ndarray, int]:
-    """Mean (D,), covariance (D, D) and d_x of a Gaussian benchmark task (docs/method.md §8, §14).
-
-    Read from the task's bmi sampler (a split multinormal, or the bivariate normal that wraps one);
-    any other task raises ValueError. The covariance's closed-form MI is checked against the task's
-    ground truth.
-    """
-    from minde.bench.gaussian import gaussian_mi
-    from minde.bench.tasks import _bmi_task, get_task
-
-    sampler = _bmi_task(task).sampler
-    inner = getattr(sampler, "_sampler", sampler)  # bmi's bivariate normal wraps a split multinormal
-    if not (hasattr(inner, "_covariance") and hasattr(inner, "_mean")):
-        raise ValueError(f"task {task!r} is not a (untransformed) Gaussian task; its scores have no "
-                         "closed form here")
-    cov = np.asarray(inner._covariance, dtype=np.float64)
-    mean = np.asarray(inner._mean, dtype=np.float64).reshape(-1)
-    info = get_task(task)
-    if not np.isclose(gaussian_mi(cov, info.dim_x), info.mi, rtol=0, atol=1e-6):
-        raise ValueError(f"task {task!r}: the sampler's covariance does not give the task's MI")
-    return mean, cov, info.dim_x
-
-
-def standardised_gaussian(mean: np.ndarray, cov: np.ndarray, sx: Any, sy: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of Gaussian data after the model's standardisers ``sx``, ``sy`` (docs/method.md §7).
-
-    The network sees (z - loc) / scale with the training statistics, so the exact scores it should
-    learn are those of N((mean - loc) / scale, D^-1 cov D^-1) with D = diag(scale).
-    """
-    loc = np.concatenate([np.asarray(sx.mean, np.float64), np.asarray(sy.mean, np.float64)])
-    scale = np.concatenate([np.asarray(sx.scale, np.float64), np.asarray(sy.scale, np.float64)])
-    return (np.asarray(mean, np.float64) - loc) / scale, np.asarray(cov, np.float64) / np.outer(scale, scale)
-
-
-class ShiftedGaussianOracle:
-    """Exact noise predictions for Gaussian (X, Y) with any mean (docs/method.md §14).
-
-    ``GaussianOracle`` assumes zero mean. With mean mu, a diffused variable has mean k_t mu and a
-    conditioning variable mean mu, so subtracting those from the inputs reduces the problem to the
-    zero-mean oracle (the conditional mean k_t A (y0 - mu_y) + k_t mu_x is recovered exactly).
-    """
-
-    def __init__(self, cov: np.ndarray, mean: np.ndarray, dim_x: int, sde: Any = None,
-                 device: Any = "cpu") -> None:
-        import torch
-
-        from minde.bench.gaussian import GaussianOracle
-
-        self.oracle = GaussianOracle(cov, dim_x, sde)
-        self.oracle.cov = self.oracle.cov.to(device)
-        self.sde = self.oracle.sde
-        self.mean = torch.as_tensor(np.asarray(mean), dtype=torch.float64, device=device)
-        self.bounds = ((0, dim_x), (dim_x, self.oracle.d))
-
-    def __call__(self, z_in: Any, t_vec: Any, mask: Any) -> Any:
-        """eps_hat (K, B, D) for inputs built under ``mask`` (see ``minde.masks``)."""
-        from minde.masks import CONDITIONING, DIFFUSED
-
-        z = z_in.double().clone()
-        for v, (role, (a, b)) in enumerate(zip(mask.roles, self.bounds)):
-            if role == DIFFUSED:
-                z[..., a:b] -= self.sde.k_t(t_vec[..., v].double()).unsqueeze(-1) * self.mean[a:b]
-            elif role == CONDITIONING:
-                z[..., a:b] -= self.mean[a:b]
-        return self.oracle(z, t_vec, mask).to(z_in.dtype)
-
-
 def score_error_terms(learned: Callable, exact: Callable, x: Any, y: Any, kind: str, *, sde: Any,
                       sampler: Any, sigma: float, mc_iter: int, generator: Callable[[], Any],
                       batch_size: int = 8192) -> dict[str, np.ndarray]:
@@ -366,6 +299,8 @@ def model_score_error(model: Any, x_test: np.ndarray, y_test: np.ndarray, task: 
 
     if model.n_seeds != 1:
         raise ValueError(f"model_score_error takes a model of one seed, not an ensemble of {model.n_seeds}")
+    from minde.bench.gaussian import ShiftedGaussianOracle, standardised_gaussian, task_gaussian
+
     mean, cov, dim_x = task_gaussian(task)
     mean_s, cov_s = standardised_gaussian(mean, cov, model._sx, model._sy)
     xs, ys, learned = model._eval_inputs(x_test, y_test)  # exactly what model.estimate evaluates
@@ -397,6 +332,8 @@ def run_score_error(budget: str, tasks: Sequence[str], seeds: Sequence[int] = (0
     task, seed, kind, role_probs, steps, quantity, value (nats, or seconds for ``*_seconds``), stderr.
     ``kw`` goes to ``MINDE`` (e.g. ``role_probs=(0.2, 0.4, 0.4)`` with one kind, or ``steps``).
     """
+    from minde.bench.gaussian import task_gaussian
+
     rows: list[dict[str, Any]] = []
     for task in tasks:
         task_gaussian(task)  # fail before training when the task has no closed-form scores

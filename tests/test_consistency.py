@@ -14,6 +14,7 @@ import torch
 
 import minde
 from minde._io import read_csv_exact
+from minde.bench.mnist import load_mnist
 from minde.repro import consistency as cons
 from minde.repro import store
 from minde.repro.autoencoders import (
@@ -23,7 +24,6 @@ from minde.repro.autoencoders import (
     encode,
     load_autoencoder,
 )
-from minde.repro.mnist import load_mnist
 
 torch.set_num_threads(1)
 TINY_AE = AutoencoderConfig(hidden=32, latent=4, epochs=1, batch_size=64)
@@ -333,7 +333,7 @@ def test_plot_consistency_mean_and_band_over_seeds() -> None:
 
 def test_plotting_imports_no_training_code() -> None:
     code = ("import sys, minde.plots.consistency; "
-            "bad = [m for m in ('minde.repro.consistency', 'minde.repro.autoencoders', 'minde.repro.mnist') "
+            "bad = [m for m in ('minde.repro.consistency', 'minde.repro.autoencoders', 'minde.bench.mnist') "
             "if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)

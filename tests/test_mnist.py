@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from minde._io import mnist_dir
-from minde.repro.mnist import MNIST_FILES, MNISTDataError, load_mnist
+from minde.bench.mnist import MNIST_FILES, MNISTDataError, load_mnist
 
 TRAIN_LABEL_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -41,10 +41,10 @@ import numpy as np
 import pandas as pd
 
 from minde._io import cache_root
+from minde.bench.mnist import load_mnist
 from minde.data import check_not_constant
 from minde.repro.autoencoders import IMAGE_SIDE, AutoencoderConfig, cached_autoencoder, crop_top_rows, encode
 from minde.repro.experiments import check_seeds
-from minde.repro.mnist import load_mnist
 
 __all__ = [
     "ConsistencyBudget",

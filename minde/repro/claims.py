@@ -392,8 +392,8 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
     err = agg.assign(e=agg["bias"].abs(), se=agg["std"] / np.sqrt(agg["n_seeds"].where(agg["n_seeds"] > 1)))
     rows, checks, interp = [], [], []
     for v in variant_order(list(agg["variant"].unique())):
-        full = err[err["variant"] == v].pivot_table(index="task", columns="n_train", values="e")
-        se = err[err["variant"] == v].pivot_table(index="task", columns="n_train", values="se", dropna=False)
+        both = err[err["variant"] == v].pivot_table(index="task", columns="n_train", values=["e", "se"], dropna=False)
+        full, se = both["e"], both["se"]
         steps = []
         for a, b in zip(sizes, sizes[1:]):
             pair = full[[a, b]].dropna() if {a, b} <= set(full.columns) else pd.DataFrame()
@@ -401,8 +401,7 @@ def training_size_verdict(df: pd.DataFrame, mains: Sequence[str] = ("minde_c", "
                 continue
             before, after, k = float(pair[a].mean()), float(pair[b].mean()), len(pair)
             falls = int((pair[b] < pair[a]).sum())
-            spread = float(np.sqrt((se.loc[pair.index, [a, b]] ** 2).to_numpy().sum()) / k) \
-                if {a, b} <= set(se.columns) else np.nan
+            spread = float(np.sqrt((se.loc[pair.index, [a, b]] ** 2).to_numpy().sum()) / k)
             rows.append({"estimator": method_label(v), "n_train": f"{a} → {b}", "tasks": k,
                          "MAE before": round(before, 3), "MAE after": round(after, 3),
                          "change": round(after - before, 3), "its standard error": round(spread, 3),
@@ -686,11 +685,12 @@ def sample_size_verdict(df: pd.DataFrame, budget: str, plan: Any) -> Verdict:
     budget's plan computed; no estimate above twice the truth without a warning; every estimate
     within ``SMALL_DATA_TOL`` of the truth from ``SMALL_DATA_TARGETS`` rows; at the plan's sizes of
     at most ``SMALL_DATA_FEW`` rows MINDE's MAE at most KSG's, or every such result warned."""
-    tol = f"max({SMALL_DATA_TOL[0]:g}, {100 * SMALL_DATA_TOL[1]:g} %)"
+    nats, share = f"{SMALL_DATA_TOL[0]:g}", f"{100 * SMALL_DATA_TOL[1]:g} %"
+    tol = f"max({nats}, {share})"
     few = [int(n) for n in plan.options["sizes"] if n <= SMALL_DATA_FEW]
     threshold = ("with the defaults: no MINDE estimate above twice the truth without a warning; from "
                  f"{SMALL_DATA_TARGETS['c']} rows (MINDE-C) and {SMALL_DATA_TARGETS['j']} rows (MINDE-J) every "
-                 f"estimate within {tol.replace(',', ' nats,', 1)} of the truth; at "
+                 f"estimate within max({nats} nats, {share}) of the truth; at "
                  f"{' and '.join(str(n) for n in few)} rows MINDE's MAE at most "
                  "KSG's on the same rows, or every such result carries a warning")
     few_rows = "-".join(str(n) for n in dict.fromkeys((min(few), max(few)))) if few else ""

@@ -1,5 +1,5 @@
 """The training step's loss, compiled with ``torch.compile`` when that pays (beyond the paper;
-docs/performance.md).
+docs/performance.md); ``CompiledOrEager`` also serves the DoE baseline's step (docs/method.md §9).
 
 At the network sizes MINDE uses, an eager training step is dominated by per-operation dispatch,
 not arithmetic: inductor fuses the forward and backward into a few kernels (C++ on a CPU, Triton
@@ -20,13 +20,14 @@ import os
 import shutil
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from .network import Params, forward_cb
 
 __all__ = ["COMPILE_ENV", "COMPILE_MIN_STEPS", "resolve_compile", "step_loss", "loss_function",
-           "CompileWarning"]
+           "CompileWarning", "CompiledOrEager"]
 
 COMPILE_ENV = "MINDE_COMPILE"  # "0" / "1": off / on whatever the run length
 COMPILE_MIN_STEPS = 2_000  # by default, runs shorter than this train eagerly (compiling costs more)
@@ -44,7 +45,7 @@ def step_loss(params: Params, z: torch.Tensor, t: torch.Tensor, eps: torch.Tenso
     return ((pred - eps).square() * weights).sum((1, 2)) / batch
 
 
-_compiled: Callable[..., torch.Tensor] | None = None
+_COMPILED: dict[Callable[..., Any], Callable[..., Any]] = {}  # function -> torch.compile of it, per process
 
 
 def _has_compiler(device: torch.device) -> bool:
@@ -80,28 +81,45 @@ def _configure() -> None:
             setattr(dynamo_config, name, max(getattr(dynamo_config, name), _RECOMPILE_LIMIT))
 
 
-class _Loss:
-    """``step_loss`` of one run with its network width and batch size bound: f(params, z, t, eps,
-    weights). ``compiled`` says whether the calls so far ran compiled."""
+class CompiledOrEager:
+    """``fn`` run through ``torch.compile`` (compiled once per process, on first use) when
+    ``compile``, else eagerly. If the first compiled call fails, that call and every later one run
+    ``fn`` eagerly, with a ``CompileWarning`` that names ``what`` runs eagerly; ``compiled`` then
+    reads False. One instance serves one run (a MINDE training, a DoE fit)."""
 
-    def __init__(self, compile: bool, hidden: int, batch: int) -> None:
-        self.hidden, self.batch, self.compiled, self._tried = hidden, batch, compile, False
+    def __init__(self, fn: Callable[..., Any], compile: bool, what: str) -> None:
+        self.fn, self.compiled, self.what, self._tried = fn, compile, what, False
+        if compile and fn not in _COMPILED:
+            _configure()
+            _COMPILED[fn] = torch.compile(fn, dynamic=False)
 
-    def __call__(self, p: Params, z: torch.Tensor, t: torch.Tensor, e: torch.Tensor,
-                 w: torch.Tensor) -> torch.Tensor:
+    def __call__(self, *args: Any) -> Any:
         if not self.compiled:
-            return step_loss(p, z, t, e, w, self.hidden, self.batch)
+            return self.fn(*args)
         if self._tried:
-            return _compiled(p, z, t, e, w, self.hidden, self.batch)
+            return _COMPILED[self.fn](*args)
         self._tried = True
         try:
-            return _compiled(p, z, t, e, w, self.hidden, self.batch)
-        except Exception as exc:  # noqa: BLE001 - any compiler failure: train eagerly instead
+            return _COMPILED[self.fn](*args)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure: run eagerly instead
             first = (str(exc).splitlines() or [""])[0][:200]
-            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {first}); training runs eagerly",
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {first}); {self.what} runs eagerly",
                           CompileWarning, stacklevel=2)
             self.compiled = False
-            return step_loss(p, z, t, e, w, self.hidden, self.batch)
+            return self.fn(*args)
+
+
+class _Loss(CompiledOrEager):
+    """``step_loss`` of one run with its network width and batch size bound: f(params, z, t, eps,
+    weights)."""
+
+    def __init__(self, compile: bool, hidden: int, batch: int) -> None:
+        super().__init__(step_loss, compile, "training")
+        self.hidden, self.batch = hidden, batch
+
+    def __call__(self, p: Params, z: torch.Tensor, t: torch.Tensor, e: torch.Tensor,  # type: ignore[override]
+                 w: torch.Tensor) -> torch.Tensor:
+        return super().__call__(p, z, t, e, w, self.hidden, self.batch)
 
 
 def loss_function(compile: bool, hidden: int, batch: int) -> _Loss:
@@ -110,8 +128,4 @@ def loss_function(compile: bool, hidden: int, batch: int) -> _Loss:
     If the first compiled call fails to compile, it and every later call run eagerly, with a
     ``CompileWarning``; the function's ``compiled`` attribute then reads False.
     """
-    global _compiled
-    if compile and _compiled is None:
-        _configure()
-        _compiled = torch.compile(step_loss, dynamic=False)
     return _Loss(compile, hidden, batch)

@@ -101,7 +101,7 @@ def test_no_compiler_or_a_failing_compile_trains_eagerly_with_a_warning(monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("inductor exploded\nsecond line")
 
-    monkeypatch.setattr(compiled, "_compiled", broken)
+    monkeypatch.setitem(compiled._COMPILED, compiled.step_loss, broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = minde.MINDE("c", compile=True, **kw).fit(x, y).estimate(xt, yt)

@@ -59,3 +59,24 @@ def test_compiled_fit_gives_the_eager_estimate() -> None:
     eager, compiled = doe_estimate(*args, seed=2, compile=False), doe_estimate(*args, seed=2, compile=True)
     assert compiled == pytest.approx(eager, abs=1e-4)
     assert eager != doe_estimate(*args, seed=3, compile=False)  # the seed matters, so the match is not vacuous
+
+
+def test_a_failing_compile_fits_eagerly_with_a_warning(monkeypatch) -> None:
+    import warnings
+
+    from minde import compiled
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("inductor exploded\nsecond line")
+
+    monkeypatch.setitem(compiled._COMPILED, doe._step, broken)
+    x, y = _data(1_200)
+    cfg = DoEConfig(density="logistic", n_steps=150)
+    args = (x[:1_000], y[:1_000], x[1_000:], y[1_000:], cfg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fallback = doe_estimate(*args, seed=1, compile=True)
+    texts = [str(w.message) for w in caught if issubclass(w.category, compiled.CompileWarning)]
+    assert texts == ["torch.compile failed (RuntimeError: inductor exploded); DoE runs eagerly"] * 2  # both fits
+    # the eager step (Adam written out) against torch.optim.Adam: equal to float32 rounding
+    assert fallback == pytest.approx(doe_estimate(*args, seed=1, compile=False), abs=1e-4)

@@ -190,3 +190,20 @@ def test_a_narrow_task_figure_puts_its_legend_beside_the_panels():
         else:
             assert legend.y1 <= min(p.y0 for p in panels)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("value,label", [(0.36, "0.4"), (-0.04, "-0.0"), (9.94, "9.9"), (9.96, "10"),
+                                         (-5.3, "-5.3"), (123.4, "123"), (999.6, "1e3"),
+                                         (-998740.9, "-1e6"), (-1.9e9, "-2e9")])
+def test_table_cells_stay_short(value, label):
+    """Table 1's cell text stays within five characters however far a baseline runs away."""
+    assert plotting.cell_label(value) == label
+    assert len(plotting.cell_label(value)) <= 5
+
+
+def test_table_cell_text_is_the_short_label():
+    table = pd.DataFrame({"t1": [0.3, -1.9e9], "t2": [1.0, 1.04]}, index=["ground truth", "DoE (logistic)"])
+    fig = plotting.plot_benchmark_table(table)
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["-2e9", "0.3", "1.0", "1.0"]
+    plt.close(fig)

@@ -17,11 +17,9 @@ float rounding (``tests/test_doe.py``), about three times as fast.
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import torch
@@ -167,37 +165,20 @@ def _step(params: dict[str, torch.Tensor], m: dict[str, torch.Tensor], v: dict[s
     return new_p, new_m, new_v
 
 
-_compiled_step: Callable[..., Any] | None = None
-
-
 def _fit_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig,
                   rng: np.random.Generator, batch: int) -> None:
     """``_fit`` with ``_step`` compiled (the same mini-batches); falls back to the eager step, with
     a ``CompileWarning``, if compiling fails. The trained values are copied into ``model``."""
-    global _compiled_step
-    from minde.compiled import CompileWarning, _configure
+    from minde.compiled import CompiledOrEager
 
-    if _compiled_step is None:
-        _configure()
-        _compiled_step = torch.compile(_step, dynamic=False)
-    step = _compiled_step
+    step = CompiledOrEager(_step, True, "DoE")
     params = {k: p.detach().clone() for k, p in model.named_parameters()}
     m = {k: torch.zeros_like(p) for k, p in params.items()}
     v = {k: torch.zeros_like(p) for k, p in params.items()}
     for n in range(1, cfg.n_steps + 1):
         idx = torch.as_tensor(rng.choice(len(x), size=batch, replace=False))
-        args = (params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx], cfg.density,
-                cfg.learning_rate)
-        try:
-            params, m, v = step(*args)
-        except Exception as exc:  # noqa: BLE001 - any compiler failure (first step): the same step, eagerly
-            if step is _step or n > 1:
-                raise
-            first = (str(exc).splitlines() or [""])[0][:200]
-            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {first}); DoE trains eagerly",
-                          CompileWarning, stacklevel=3)
-            step = _step
-            params, m, v = step(*args)
+        params, m, v = step(params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx],
+                            cfg.density, cfg.learning_rate)
     with torch.no_grad():
         for k, p in model.named_parameters():
             p.copy_(params[k])

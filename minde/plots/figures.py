@@ -22,7 +22,7 @@ from minde._io import atomic_write, csv_text, figure_dir  # noqa: E402
 from minde.repro.analysis import LABELS, method_label, variant_order  # noqa: E402
 
 __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi",
-           "plot_benchmark_table", "plot_training_size", "plot_lines", "plot_table", "plot_recipe_study",
+           "plot_benchmark_table", "cell_label", "plot_training_size", "plot_lines", "plot_table", "plot_recipe_study",
            "plot_bias_vs_dimension"]
 
 # no creation date in PDFs, so re-plotting unchanged results leaves the committed files unchanged
@@ -172,6 +172,18 @@ def plot_high_mi(agg: pd.DataFrame, transforms: Sequence[str] = ("sparse", "half
     return fig
 
 
+def cell_label(value: float) -> str:
+    """A Table 1 cell's text, at most five characters so that labels never overlap: one decimal
+    below 10 nats, whole nats below 1 000, else one significant digit (a fit that ran away:
+    -1.9e9 nats reads "-2e9")."""
+    if abs(value) < 9.95:
+        return f"{value:.1f}"
+    if abs(value) < 999.5:
+        return f"{value:.0f}"
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
 def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
     """docs/method.md §8 (Table 1): cells show the estimate, coloured by bias (estimate - truth), clipped."""
     bias = table.iloc[1:] - table.iloc[0]
@@ -181,7 +193,7 @@ def plot_benchmark_table(table: pd.DataFrame, clip: float = 1.0) -> Figure:
     for (i, j), val in np.ndenumerate(table.to_numpy(float)):
         if np.isfinite(val):  # white text on the dark (strongly biased) cells
             ink = "white" if abs(colour[i, j]) > 0.6 * clip else "black"
-            ax.text(j, i, f"{val:.1f}", ha="center", va="center", fontsize=6, color=ink)
+            ax.text(j, i, cell_label(val), ha="center", va="center", fontsize=6, color=ink)
     ax.set_xticks(range(table.shape[1]), table.columns, rotation=90, fontsize=6)
     ax.set_yticks(range(table.shape[0]), table.index, fontsize=8)
     ax.axhline(0.5, color="black", lw=1)

@@ -287,6 +287,7 @@ def test_verdict_sentences_follow_the_threshold_constants(monkeypatch):
     assert "within 0.1 nats of the truth on 2" in claims.benchmark_verdict(rows).interpretation
     monkeypatch.setattr(claims, "WITHIN", 0.05)
     assert "within 0.05 nats of the truth on 1" in claims.benchmark_verdict(rows).interpretation
+    assert "within 0.05 nats" in claims.benchmark_verdict(rows).table.columns  # the table's count too
     plan = SimpleNamespace(tasks=("t",), seeds=(0,), options={"sizes": (250, 500, 1_000)})
     assert "at 250 and 500 rows" in claims.sample_size_verdict(pd.DataFrame(), "quick", plan).threshold
     monkeypatch.setattr(claims, "SMALL_DATA_FEW", 250)

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
+__all__ = ["WITHIN", "method_label", "variant_order", "aggregate_seeds", "drop_bad_baselines",
            "summary_by_method", "benchmark_matrix", "recipe_summary", "FORMS", "form_summary", "pair_summary"]
+
+WITHIN = 0.1  # nats: an estimate this close to the truth counts as "within" in the tables and sentences
 
 # display name of each result variant, in the canonical order (MINDE variants, then baselines)
 # the cross-model and loss-difference variants go beyond the paper (docs/method.md §17);
@@ -68,7 +70,7 @@ def drop_bad_baselines(agg: pd.DataFrame, factor: float = 2.0) -> pd.DataFrame:
     return agg[[(t, v) not in keys for t, v in zip(agg["task"], agg["variant"])]].reset_index(drop=True)
 
 
-def summary_by_method(agg: pd.DataFrame, tol: float = 0.1, worst: int = 3) -> pd.DataFrame:
+def summary_by_method(agg: pd.DataFrame, tol: float = WITHIN, worst: int = 3) -> pd.DataFrame:
     """docs/method.md §8: per variant, MAE over tasks (nats), how many tasks lie within ``tol``
     nats, the median absolute error, and the ``worst`` tasks with the largest error ("task (bias)")."""
     d = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol)
@@ -96,7 +98,7 @@ def benchmark_matrix(agg: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
     return pd.concat([truth.reindex(tasks).to_frame("ground truth").T, table])
 
 
-def recipe_summary(df: pd.DataFrame, tol: float = 0.1) -> pd.DataFrame:
+def recipe_summary(df: pd.DataFrame, tol: float = WITHIN) -> pd.DataFrame:
     """Per (recipe, variant) of a recipe study: accuracy over tasks and cost per model.
 
     mae: mean over tasks of |mean over seeds - truth|; mae_seed_std: std over seeds of each seed's
@@ -133,7 +135,7 @@ FORMS = {"paper": ("minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma"),
          "loss-difference": ("minde_c_loss", "minde_c_sigma_loss", "minde_j_sigma_loss")}
 
 
-def form_summary(agg: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide: int = 25) -> pd.DataFrame:
+def form_summary(agg: pd.DataFrame, dims: dict[str, int], tol: float = WITHIN, wide: int = 25) -> pd.DataFrame:
     """docs/method.md §17: ``summary_by_method`` of every estimator form, plus the MAE on the tasks
     with d_x <= 5 and with d_x >= ``wide``; each kind's forms are compared on the same tasks (those
     with a joint evaluation of that kind). ``agg``: ``aggregate_seeds`` rows; ``dims``: task -> d_x."""
@@ -154,7 +156,7 @@ def form_summary(agg: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide
     return out
 
 
-def pair_summary(df: pd.DataFrame, dims: dict[str, int], tol: float = 0.1, wide: int = 25) -> pd.DataFrame:
+def pair_summary(df: pd.DataFrame, dims: dict[str, int], tol: float = WITHIN, wide: int = 25) -> pd.DataFrame:
     """docs/method.md §17: what two models give against all K of a seed group. ``df``: per-seed
     rows (``UnitRecord.rows``) with ``minde_<kind>_cross`` (K models) and ``minde_<kind>_pair_cross``
     (two of them, one pair per seed's row); ``dims``: task -> d_x. Per kind, over the tasks that

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from minde.repro.analysis import aggregate_seeds, form_summary, method_label, pair_summary, variant_order
+from minde.repro.analysis import WITHIN, aggregate_seeds, form_summary, method_label, pair_summary, variant_order
 
 __all__ = ["HOLDS", "PARTLY", "FAILS", "NO_RESULTS", "VERDICTS", "RULE", "Check", "Verdict", "Claim",
            "decide", "mean_std", "quickstart_verdict", "high_mi_verdict", "consistency_verdict",
@@ -40,7 +40,6 @@ RULE = (f"**{HOLDS}**: every check passes; **{PARTLY}**: some checks pass, not a
         f"**{FAILS}**: no check passes; **{NO_RESULTS}**: nothing to check")
 
 MINDE_VARIANTS = ("minde_c", "minde_c_sigma", "minde_j", "minde_j_sigma")
-WITHIN = 0.1  # nats: an estimate this close to the truth counts as "within" in the tables and sentences
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "≤": operator.le, ">": operator.gt, "≥": operator.ge, "=": operator.eq}
 
@@ -197,8 +196,9 @@ def _best_baseline(maes: dict[str, tuple[float, float, int]]) -> tuple[str, str]
     return best, note
 
 
-def _mae_table(agg: pd.DataFrame, tol: float = WITHIN) -> pd.DataFrame:
-    """Per variant: tasks, MAE over tasks, tasks within ``tol`` nats, seeds."""
+def _mae_table(agg: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: tasks, MAE over tasks, tasks within ``WITHIN`` nats, seeds."""
+    tol = WITHIN
     g = agg.assign(abs_bias=agg["bias"].abs(), within=agg["bias"].abs() <= tol).groupby("variant")
     out = pd.DataFrame({"tasks": g.size(), "MAE": g["abs_bias"].mean().round(3),
                         f"within {tol:g} nats": g["within"].sum(), "seeds per task": g["n_seeds"].max()})

@@ -452,6 +452,7 @@ def test_a_check_is_data_and_its_line_is_written_in_one_place():
     c = claims.Check("MINDE-C MAE below CCA's", 0.047, "<", 0.12, "nats, 40 tasks")
     assert c.passed and c.text == "MINDE-C MAE below CCA's: 0.047 < 0.120 (nats, 40 tasks)"
     assert not claims.Check("x", np.nan, "≤", 1.0).passed
+    assert claims.Check("y", 0.024, "<", -1.878e9).text == "y: 0.024 < -1.88e+09"  # a runaway baseline
     assert not claims.Check("x", 0.0, "≤", 1.0, ok=False).passed  # a rule with more than one comparison
     with pytest.raises(ValueError, match="unknown comparison"):
         claims.Check("x", 0.0, "<=", 1.0)
@@ -459,3 +460,12 @@ def test_a_check_is_data_and_its_line_is_written_in_one_place():
     table = v.check_table()
     assert table.loc[0, "value"] == 0.047 and table.loc[0, "threshold"] == 0.12 and bool(table.loc[0, "pass"])
     assert v.render("quick").splitlines()[1] == "  [x] " + c.text
+
+
+def test_baseline_checks_give_the_medians_beside_the_means():
+    # one runaway task decides the baseline's mean; the note shows the medians, and counts in words
+    rows = _sweep_rows({"minde_c": {"a": 0.02, "b": 0.04, "c": 0.03}, "doe_logistic": {"a": 0.3, "b": 0.1, "c": -1e9},
+                        "cca": {"a": 0.2}})
+    notes = {c.name: c.note for c in claims.benchmark_verdict(rows).checks}
+    assert notes["MINDE-C MAE below DoE (logistic)'s"] == "nats, 3 tasks; median |error| 0.030 against 0.300"
+    assert notes["MINDE-C MAE below CCA's"] == "nats, 1 task; median |error| 0.020 against 0.200"

@@ -44,6 +44,12 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "≤": operator.le, ">": operator.gt, "≥": operator.ge, "=": operator.eq}
 
 
+def _number(x: float, fmt: str) -> str:
+    """``x`` in ``fmt``, or in three significant digits from 10⁵ on (a runaway estimate of
+    -1.9·10⁹ nats reads -1.88e+09, not ten digits and three decimals)."""
+    return format(x, ".3g" if abs(x) >= 1e5 else fmt)
+
+
 @dataclass(frozen=True)
 class Check:
     """One named check of a verdict, as data: it passes when ``value op threshold`` holds (a
@@ -72,8 +78,8 @@ class Check:
     @property
     def text(self) -> str:
         """The check in one line, e.g. "MINDE-C MAE below CCA's: 0.047 < 0.120 (40 tasks)"."""
-        value = format(self.value, self.fmt) if np.isfinite(self.value) else "none"
-        return (f"{self.name}: {value} {self.op} {format(self.threshold, self.fmt)}"
+        value = _number(self.value, self.fmt) if np.isfinite(self.value) else "none"
+        return (f"{self.name}: {value} {self.op} {_number(self.threshold, self.fmt)}"
                 + (f" ({self.note})" if self.note else ""))
 
 
@@ -179,8 +185,10 @@ def _baseline_checks(err: pd.DataFrame, main: str) -> tuple[list[Check], dict[st
             continue
         m, e = float(both[main].mean()), float(both[b].mean())
         maes[b] = (m, e, len(both))
+        # the medians beside the means: one runaway task can decide a baseline's MAE (docs/method.md §9)
         checks.append(Check(f"{method_label(main)} MAE below {method_label(b)}'s", m, "<", e,
-                            f"nats, {len(both)} tasks"))
+                            f"nats, {_count(len(both), 'task')}; median |error| {both[main].median():.3f} "
+                            f"against {both[b].median():.3f}"))
     return checks, maes
 
 

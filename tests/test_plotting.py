@@ -207,3 +207,22 @@ def test_table_cell_text_is_the_short_label():
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == ["-2e9", "0.3", "1.0", "1.0"]
     plt.close(fig)
+
+
+def test_a_runaway_estimate_sits_at_the_panel_edge_with_its_value():
+    # one baseline 1.9e9 nats off would set the panel's scale alone: the others keep theirs
+    agg = pd.DataFrame({"task": "t", "variant": ["minde_c", "ksg", "doe_logistic"], "mean": [0.30, 0.25, -1.9e9],
+                        "std": [0.01, np.nan, np.nan], "truth": 0.29, "n_seeds": [3, 1, 1]})
+    agg["bias"] = agg["mean"] - agg["truth"]
+    ax = plotting.plot_estimates_vs_truth(agg, ["t"]).axes[0]
+    lo, hi = ax.get_ylim()
+    assert -0.1 < lo < 0.25 and 0.31 < hi < 0.5  # the scale of MINDE-C, KSG and the truth
+    assert "-2e9" in [t.get_text() for t in ax.texts]
+    edge = [line for line in ax.get_lines() if line.get_marker() == "v"]
+    assert len(edge) == 1 and edge[0].get_ydata()[0] == pytest.approx(lo)
+    labels = [t.get_text() for t in ax.figure.legends[0].get_texts()]
+    assert "DoE (logistic)" in labels  # still in the legend
+    near = agg.iloc[:2]
+    plain = plotting.plot_estimates_vs_truth(near, ["t"]).axes[0]
+    assert not plain.texts and not [line for line in plain.get_lines() if line.get_marker() in "v^"]
+    plt.close("all")

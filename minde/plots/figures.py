@@ -134,15 +134,38 @@ def _task_panels(agg: pd.DataFrame, tasks: Sequence[str], ncols: int, title: str
     return fig
 
 
+# Figures 3–4: an estimate further than FAR * max(|truth|, 0.2) nats from the truth (a fit that ran
+# away) would set its panel's scale alone; it is drawn at the panel's edge with its value written
+FAR = 5.0
+
+
 def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int = 5,
                             title: str | None = None) -> Figure:
-    """docs/method.md §8 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth dashed."""
+    """docs/method.md §8 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth
+    dashed; an estimate further than ``FAR`` times the truth from it is a triangle at the panel's
+    edge, its value written beside it."""
     def draw(ax, sub: pd.DataFrame, variants: list[str], colours: dict[str, str]) -> None:
         sub = sub.set_index("variant")
+        truth = float(sub["truth"].iloc[0]) if len(sub) else 0.0
+        far = sub.index[(sub["mean"] - truth).abs() > FAR * max(abs(truth), 0.2)]
+        near = sub.drop(index=far)
         for i, v in enumerate(variants):
-            if v in sub.index:
+            if v in near.index:
                 ax.errorbar(i, sub.at[v, "mean"], yerr=sub.at[v, "std"], fmt="o", ms=5, capsize=3,
                             color=colours[v], label=method_label(v))
+        if len(far):  # the scale of the others and the truth; the far estimates at its edge, written out
+            spread = near["std"].fillna(0.0)
+            lo = float(np.min([truth, *(near["mean"] - spread)]))
+            hi = float(np.max([truth, *(near["mean"] + spread)]))
+            pad = 0.1 * (hi - lo) or 0.1 * max(abs(truth), 0.2)
+            ax.set_ylim(lo - pad, hi + pad)
+            for i, v in enumerate(variants):
+                if v in far:
+                    up = sub.at[v, "mean"] > truth
+                    y = hi + pad if up else lo - pad
+                    ax.plot(i, y, "^" if up else "v", ms=7, color=colours[v], clip_on=False, label=method_label(v))
+                    ax.annotate(cell_label(float(sub.at[v, "mean"])), (i, y), xytext=(0, -9 if up else 9),
+                                textcoords="offset points", ha="center", va="center", fontsize=6, color=colours[v])
         ax.set_xticks([])
         ax.grid(alpha=0.3, axis="y")
 

@@ -220,8 +220,10 @@ def test_a_runaway_estimate_sits_at_the_panel_edge_with_its_value():
     assert "-2e9" in [t.get_text() for t in ax.texts]
     edge = [line for line in ax.get_lines() if line.get_marker() == "v"]
     assert len(edge) == 1 and edge[0].get_ydata()[0] == pytest.approx(lo)
-    labels = [t.get_text() for t in ax.figure.legends[0].get_texts()]
-    assert "DoE (logistic)" in labels  # still in the legend
+    legend = ax.figure.legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[-1] == "DoE (logistic)" and "_far" not in labels  # in the legend, in its place, as a point
+    assert labels.index("MINDE-C") < labels.index("KSG") < labels.index("DoE (logistic)")
     near = agg.iloc[:2]
     plain = plotting.plot_estimates_vs_truth(near, ["t"]).axes[0]
     assert not plain.texts and not [line for line in plain.get_lines() if line.get_marker() in "v^"]

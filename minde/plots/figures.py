@@ -150,8 +150,9 @@ def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int 
         far = sub.index[(sub["mean"] - truth).abs() > FAR * max(abs(truth), 0.2)]
         near = sub.drop(index=far)
         for i, v in enumerate(variants):
-            if v in near.index:
-                ax.errorbar(i, sub.at[v, "mean"], yerr=sub.at[v, "std"], fmt="o", ms=5, capsize=3,
+            if v in sub.index:  # a far estimate: its legend entry only (no point), the triangle below
+                y = np.nan if v in far else sub.at[v, "mean"]
+                ax.errorbar(i, y, yerr=sub.at[v, "std"], fmt="o", ms=5, capsize=3,
                             color=colours[v], label=method_label(v))
         if len(far):  # the scale of the others and the truth; the far estimates at its edge, written out
             spread = near["std"].fillna(0.0)
@@ -163,7 +164,7 @@ def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int 
                 if v in far:
                     up = sub.at[v, "mean"] > truth
                     y = hi + pad if up else lo - pad
-                    ax.plot(i, y, "^" if up else "v", ms=7, color=colours[v], clip_on=False, label=method_label(v))
+                    ax.plot(i, y, "^" if up else "v", ms=7, color=colours[v], clip_on=False, label="_far")
                     ax.annotate(cell_label(float(sub.at[v, "mean"])), (i, y), xytext=(0, -9 if up else 9),
                                 textcoords="offset points", ha="center", va="center", fontsize=6, color=colours[v])
         ax.set_xticks([])

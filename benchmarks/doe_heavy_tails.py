@@ -31,17 +31,8 @@ def main() -> None:
 
     xtr, ytr, xte, yte = sample(a.task, 10_000, get_budget("paper").n_test, a.seed)
     cfg = doe.DoEConfig(density=a.density, n_steps=a.steps)
-    xt, xe = doe._standardise(xtr, xte, "x_train")
-    yt, ye = doe._standardise(ytr, yte, "y_train")
-    log_scale0 = 0.0 if a.density == "gauss" else doe._LOGISTIC_LOG_SCALE
-    hidden = 64 if xt.shape[1] <= 10 else 128
-    with doe._torch_single_thread(a.seed):  # doe_estimate's steps, keeping the per-row terms
-        rng = np.random.default_rng(a.seed)
-        marginal = doe._Marginal(yt.shape[1], log_scale0)
-        conditional = doe._Conditional(xt.shape[1], yt.shape[1], hidden, cfg.n_layers, log_scale0)
-        compile = a.steps >= 2_000
-        doe._fit(marginal, xt, yt, cfg, rng, compile)
-        doe._fit(conditional, xt, yt, cfg, rng, compile)
+    with doe._torch_single_thread(a.seed):  # doe_estimate's fit, keeping the per-row terms
+        marginal, conditional, (xt, yt, xe, ye) = doe.fitted_densities(xtr, ytr, xte, yte, cfg, a.seed)
         with torch.no_grad():
             train = (conditional(xt, yt, a.density) - marginal(xt, yt, a.density)).numpy()
             test = (conditional(xe, ye, a.density) - marginal(xe, ye, a.density)).numpy()

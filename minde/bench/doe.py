@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from minde.data import check_not_constant
 
-__all__ = ["DoEConfig", "doe_estimate"]
+__all__ = ["DoEConfig", "doe_estimate", "fitted_densities"]
 
 Density = Literal["gauss", "logistic"]
 _LOGISTIC_LOG_SCALE = math.log(math.sqrt(3.0) / math.pi)  # unit-variance logistic: s = sqrt(3)/pi
@@ -184,6 +184,29 @@ def _fit_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoECo
             p.copy_(params[k])
 
 
+def fitted_densities(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                     cfg: DoEConfig, seed: int = 0, compile: bool | None = None,
+                     ) -> tuple[nn.Module, nn.Module, tuple[torch.Tensor, ...]]:
+    """``doe_estimate``'s fit: the marginal and conditional densities, trained, and the splits
+    standardised by the training rows' statistics (x_train, y_train, x_test, y_test as tensors),
+    so that a caller can score rows one by one (``benchmarks/doe_heavy_tails.py``). Call it inside
+    ``_torch_single_thread(seed)``, as ``doe_estimate`` does. Arguments as ``doe_estimate``'s."""
+    from minde.compiled import resolve_compile
+
+    compile = resolve_compile(compile, cfg.n_steps, torch.device("cpu"))
+    dim_x, dim_y = x_train.shape[1], y_train.shape[1]
+    hidden = cfg.hidden or (64 if dim_x <= 10 else 128)
+    log_scale0 = 0.0 if cfg.density == "gauss" else _LOGISTIC_LOG_SCALE
+    xtr, xte = _standardise(x_train, x_test, "x_train")
+    ytr, yte = _standardise(y_train, y_test, "y_train")
+    rng = np.random.default_rng(seed)
+    marginal = _Marginal(dim_y, log_scale0)
+    conditional = _Conditional(dim_x, dim_y, hidden, cfg.n_layers, log_scale0)
+    _fit(marginal, xtr, ytr, cfg, rng, compile)
+    _fit(conditional, xtr, ytr, cfg, rng, compile)
+    return marginal, conditional, (xtr, ytr, xte, yte)
+
+
 def doe_estimate(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -203,20 +226,9 @@ def doe_estimate(
         compile: compile each training step (None: ``minde.compiled.resolve_compile``, i.e. fits of
             at least 2 000 steps, unless $MINDE_COMPILE says otherwise).
     """
-    from minde.compiled import resolve_compile
-
-    compile = resolve_compile(compile, cfg.n_steps, torch.device("cpu"))
-    dim_x, dim_y = x_train.shape[1], y_train.shape[1]
-    hidden = cfg.hidden or (64 if dim_x <= 10 else 128)
-    log_scale0 = 0.0 if cfg.density == "gauss" else _LOGISTIC_LOG_SCALE
-    xtr, xte = _standardise(x_train, x_test, "x_train")
-    ytr, yte = _standardise(y_train, y_test, "y_train")
     with _torch_single_thread(seed):
-        rng = np.random.default_rng(seed)
-        marginal = _Marginal(dim_y, log_scale0)
-        conditional = _Conditional(dim_x, dim_y, hidden, cfg.n_layers, log_scale0)
-        _fit(marginal, xtr, ytr, cfg, rng, compile)
-        _fit(conditional, xtr, ytr, cfg, rng, compile)
+        marginal, conditional, (_, _, xte, yte) = fitted_densities(x_train, y_train, x_test, y_test, cfg,
+                                                                   seed, compile)
         with torch.no_grad():
             ce_y = -marginal(xte, yte, cfg.density).mean()
             ce_y_given_x = -conditional(xte, yte, cfg.density).mean()

@@ -228,3 +228,17 @@ def test_a_runaway_estimate_sits_at_the_panel_edge_with_its_value():
     plain = plotting.plot_estimates_vs_truth(near, ["t"]).axes[0]
     assert not plain.texts and not [line for line in plain.get_lines() if line.get_marker() in "v^"]
     plt.close("all")
+
+
+def test_estimators_beyond_the_paper_are_diamonds():
+    """Figures 3-4 keep the paper's estimators and the baselines as circles; a seed group's
+    cross-model estimate (beyond the paper) is a diamond, so the two never read as one family."""
+    agg = pd.DataFrame({"task": "t", "variant": ["minde_j", "minde_j_pair_cross", "doe_logistic"],
+                        "mean": [1.7, 1.3, 1.2], "std": [0.05, np.nan, np.nan], "truth": 1.29,
+                        "n_seeds": [3, 1, 1]})
+    agg["bias"] = agg["mean"] - agg["truth"]
+    ax = plotting.plot_estimates_vs_truth(agg, ["t"]).axes[0]
+    marker = {round(float(line.get_ydata()[0]), 2): line.get_marker() for line in ax.get_lines()
+              if line.get_marker() in ("o", "D")}
+    assert marker == {1.7: "o", 1.3: "D", 1.2: "o"}
+    plt.close("all")

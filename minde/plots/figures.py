@@ -20,6 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from minde._io import atomic_write, csv_text, figure_dir  # noqa: E402
 from minde.repro.analysis import LABELS, method_label, variant_order  # noqa: E402
+from minde.repro.results import is_joint_variant  # noqa: E402
 
 __all__ = ["save_figure", "save_table", "plot_estimates_vs_truth", "plot_high_mi",
            "plot_benchmark_table", "cell_label", "plot_training_size", "plot_lines", "plot_table", "plot_recipe_study",
@@ -143,7 +144,8 @@ def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int 
                             title: str | None = None) -> Figure:
     """docs/method.md §8 (Figures 3–4): one panel per task, mean ± std over seeds per variant, truth
     dashed; an estimate further than ``FAR`` times the truth from it is a triangle at the panel's
-    edge, its value written beside it."""
+    edge, its value written beside it. Estimators beyond the paper (cross-model, loss-difference) are
+    diamonds, the paper's own and the baselines circles."""
     def draw(ax, sub: pd.DataFrame, variants: list[str], colours: dict[str, str]) -> None:
         sub = sub.set_index("variant")
         truth = float(sub["truth"].iloc[0]) if len(sub) else 0.0
@@ -152,8 +154,8 @@ def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int 
         for i, v in enumerate(variants):
             if v in sub.index:  # a far estimate: its legend entry only (no point), the triangle below
                 y = np.nan if v in far else sub.at[v, "mean"]
-                ax.errorbar(i, y, yerr=sub.at[v, "std"], fmt="o", ms=5, capsize=3,
-                            color=colours[v], label=method_label(v))
+                ax.errorbar(i, y, yerr=sub.at[v, "std"], fmt="D" if is_joint_variant(v) else "o", ms=5,
+                            capsize=3, color=colours[v], label=method_label(v))
         if len(far):  # the scale of the others and the truth; the far estimates at its edge, written out
             spread = near["std"].fillna(0.0)
             lo = float(np.min([truth, *(near["mean"] - spread)]))

@@ -224,6 +224,9 @@ def test_a_runaway_estimate_sits_at_the_panel_edge_with_its_value():
     labels = [t.get_text() for t in legend.get_texts()]
     assert labels[-1] == "DoE (logistic)" and "_far" not in labels  # in the legend, in its place, as a point
     assert labels.index("MINDE-C") < labels.index("KSG") < labels.index("DoE (logistic)")
+    two = pd.concat([agg, agg.iloc[2:].assign(variant="doe_gauss", mean=-2.3e5)])
+    offsets = [t.xyann[1] for t in plotting.plot_estimates_vs_truth(two, ["t"]).axes[0].texts]
+    assert len(offsets) == 2 and offsets[0] != offsets[1]  # neighbours' labels on two rows, never run together
     near = agg.iloc[:2]
     plain = plotting.plot_estimates_vs_truth(near, ["t"]).axes[0]
     assert not plain.texts and not [line for line in plain.get_lines() if line.get_marker() in "v^"]

@@ -162,12 +162,15 @@ def plot_estimates_vs_truth(agg: pd.DataFrame, tasks: Sequence[str], ncols: int 
             hi = float(np.max([truth, *(near["mean"] + spread)]))
             pad = 0.1 * (hi - lo) or 0.1 * max(abs(truth), 0.2)
             ax.set_ylim(lo - pad, hi + pad)
+            row = {True: 0, False: 0}  # far values on one edge: their labels alternate between two rows
             for i, v in enumerate(variants):
                 if v in far:
-                    up = sub.at[v, "mean"] > truth
+                    up = bool(sub.at[v, "mean"] > truth)
                     y = hi + pad if up else lo - pad
                     ax.plot(i, y, "^" if up else "v", ms=7, color=colours[v], clip_on=False, label="_far")
-                    ax.annotate(cell_label(float(sub.at[v, "mean"])), (i, y), xytext=(0, -9 if up else 9),
+                    inset = 9 * (1 + row[up] % 2)
+                    row[up] += 1
+                    ax.annotate(cell_label(float(sub.at[v, "mean"])), (i, y), xytext=(0, -inset if up else inset),
                                 textcoords="offset points", ha="center", va="center", fontsize=6, color=colours[v])
         ax.set_xticks([])
         ax.grid(alpha=0.3, axis="y")

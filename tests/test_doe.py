@@ -15,40 +15,55 @@ def _data(n: int = 2_000, dx: int = 3, seed: int = 0) -> tuple[np.ndarray, np.nd
     return x, x[:, :2] @ rng.normal(size=(2, 2)) + rng.normal(size=(n, 2))
 
 
-def _models(dx: int, dy: int, density: str) -> tuple[torch.nn.Module, torch.nn.Module]:
+def _models(dx: int, dy: int, density: str, activation: str = "tanh") -> tuple[torch.nn.Module, torch.nn.Module]:
     torch.manual_seed(1)
     log_scale0 = 0.0 if density == "gauss" else doe._LOGISTIC_LOG_SCALE
-    return doe._Marginal(dy, log_scale0), doe._Conditional(dx, dy, 16, 2, log_scale0)
+    return doe._Marginal(dy, log_scale0), doe._Conditional(dx, dy, 16, 2, log_scale0, activation)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("density", ["gauss", "logistic"])
-def test_log_q_from_parameters_equals_the_modules(density: str) -> None:
+def test_log_q_from_parameters_equals_the_modules(density: str, activation: str) -> None:
     x, y = (torch.as_tensor(a, dtype=torch.float32) for a in _data(50))
-    for model in _models(3, 2, density):
+    for model in _models(3, 2, density, activation):
         params = dict(model.named_parameters())
-        assert torch.equal(doe._log_q(params, x, y, density), model(x, y, density))
+        assert torch.equal(doe._log_q(params, x, y, density, activation), model(x, y, density))
 
 
-@pytest.mark.parametrize("density", ["gauss", "logistic"])
-def test_functional_adam_step_follows_torch_adam(density: str) -> None:
-    # the hand-written step (gradient by torch.func, Adam written out) against torch.optim.Adam on
-    # the same mini-batches: the same parameters after 300 steps, to float32 rounding
+def _functional_fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig,
+                    activation: str) -> dict[str, torch.Tensor]:
+    """``doe._step`` run eagerly over ``doe._fit``'s mini-batches (seed 5): the trained parameters."""
+    params = {k: p.detach().clone() for k, p in model.named_parameters()}
+    m = {k: torch.zeros_like(p) for k, p in params.items()}
+    v = {k: torch.zeros_like(p) for k, p in params.items()}
+    rng = np.random.default_rng(5)
+    for n in range(1, cfg.n_steps + 1):
+        idx = torch.as_tensor(rng.choice(len(x), size=cfg.batch_size, replace=False))
+        params, m, v = doe._step(params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx],
+                                 cfg.density, cfg.learning_rate, cfg.clip_norm, activation)
+    return params
+
+
+@pytest.mark.parametrize(("density", "clip_norm", "activation"),
+                         [("gauss", None, "tanh"), ("logistic", None, "relu"), ("gauss", 0.05, "tanh"),
+                          ("logistic", 0.05, "tanh")])
+def test_functional_adam_step_follows_torch_adam(density: str, clip_norm: float | None, activation: str) -> None:
+    # the hand-written step (gradient by torch.func, gradient clipping and Adam written out) against
+    # torch.nn.utils.clip_grad_norm_ and torch.optim.Adam on the same mini-batches: the same
+    # parameters after 300 steps, to float32 rounding
     x, y = (torch.as_tensor(a, dtype=torch.float32) for a in _data())
-    cfg = DoEConfig(density=density, n_steps=300, learning_rate=1e-2)  # a large rate moves far
-    for reference, mine in zip(_models(3, 2, density), _models(3, 2, density)):
+    cfg = DoEConfig(density=density, n_steps=300, learning_rate=1e-2, clip_norm=clip_norm, activation=activation)
+    for reference, mine in zip(_models(3, 2, density, activation), _models(3, 2, density, activation)):
         doe._fit(reference, x, y, cfg, np.random.default_rng(5), compile=False)
-        params = {k: p.detach().clone() for k, p in mine.named_parameters()}
-        m = {k: torch.zeros_like(p) for k, p in params.items()}
-        v = {k: torch.zeros_like(p) for k, p in params.items()}
-        rng = np.random.default_rng(5)
-        for n in range(1, cfg.n_steps + 1):
-            idx = torch.as_tensor(rng.choice(len(x), size=cfg.batch_size, replace=False))
-            params, m, v = doe._step(params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx],
-                                     density, cfg.learning_rate)
+        params = _functional_fit(mine, x, y, cfg, activation)
         for k, p in reference.named_parameters():
             moved = (p.detach() - dict(mine.named_parameters())[k].detach()).abs().max()
             assert moved > 1e-2  # the test is not passed by parameters that stayed put
             torch.testing.assert_close(params[k], p.detach(), rtol=1e-4, atol=1e-5)
+        if clip_norm is not None:  # the clipping bound: without it the same steps end elsewhere
+            free = _functional_fit(mine, x, y, DoEConfig(density=density, n_steps=300, learning_rate=1e-2,
+                                                         clip_norm=None, activation=activation), activation)
+            assert max((free[k] - params[k]).abs().max() for k in params) > 1e-3
 
 
 @pytest.mark.slow

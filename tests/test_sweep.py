@@ -290,3 +290,29 @@ def test_the_cli_takes_an_epoch_rule(tmp_path: Path, capsys) -> None:
     assert sweep.main(base + ["--epochs", "0"]) == 2
     assert "--epochs" in capsys.readouterr().err
     assert sweep.main(base + ["--epochs", "4", "--max-steps", "7"]) == 0
+
+
+def test_a_doe_record_keeps_its_fitting_recipe_and_goes_stale_when_the_budget_changes(tmp_path: Path,
+                                                                                       monkeypatch) -> None:
+    """A DoE unit's record keeps the settings it was fitted with; a record without them, or with
+    another step count than the budget now gives, is stale: the sweep refits it, and only it."""
+    import dataclasses
+
+    from minde.bench import baselines
+    from minde.repro.units import outdated_records
+
+    kw = dict(n_train=300, n_test=100, out=tmp_path, progress=False)
+    df = sweep.run_sweep("e", "smoke", "1v1-normal-0.75", "doe_gauss,cca", "0", **kw)
+    assert (df["status"] == "ok").all()
+    recs = res.load_units("e", "smoke", tmp_path)
+    key = ("1v1-normal-0.75", "doe_gauss", 300, 0)
+    assert recs[key].extra["settings"]["n_steps"] == baselines.BASELINE_BUDGETS["smoke"].doe_steps
+    assert not outdated_records(recs, "smoke")
+    assert outdated_records({key: dataclasses.replace(recs[key], extra={})}, "smoke") == {
+        key: "no fitting settings recorded"}
+    monkeypatch.setitem(baselines.BASELINE_BUDGETS, "smoke",
+                        dataclasses.replace(baselines.BASELINE_BUDGETS["smoke"], doe_steps=7))
+    assert list(outdated_records(recs, "smoke")) == [key]
+    plan = sweep.plan_sweep("e", "smoke", "1v1-normal-0.75", "doe_gauss,cca", "0", out=tmp_path, n_train=300,
+                            n_test=100)
+    assert [u.method for u in plan.todo] == ["doe_gauss"] and plan.done == 1

@@ -3,16 +3,17 @@
 I(X; Y) = H(Y) - H(Y|X), each entropy bounded above by a cross-entropy: H(Y) by a learned diagonal
 density q(y) and H(Y|X) by a conditional density q(y|x) whose per-dimension location and
 log-scale come from an MLP of x. Both are Gaussian (``doe_gauss``) or logistic (``doe_logistic``)
-per dimension. Both densities are fitted on the training split (Adam, fixed number of steps) and
-the estimate is CE_q(Y) - CE_q(Y|X) on the test split, in nats. Y and X are standardised with the
+per dimension. Both densities are fitted on the training split (Adam with gradient clipping, a
+fixed number of steps; ``DoEConfig``'s defaults are the authors' released DoE settings) and the
+estimate is CE_q(Y) - CE_q(Y|X) on the test split, in nats. Y and X are standardised with the
 training statistics; the log-Jacobian of the Y scaling cancels in the difference.
 
 Speed (beyond the paper; docs/method.md §9). An eager step of these small models is almost all
-per-operation dispatch (about 2 ms for the pair on one core), and the paper budget takes 200 000
-of them per density. Long fits (``minde.compiled.resolve_compile``: from 2 000 steps) therefore run
-each step (gradient and Adam update) as one function compiled by ``torch.compile``: the same
-mini-batches, initialisation and Adam arithmetic as ``torch.optim.Adam``, agreeing with it to
-float rounding (``tests/test_doe.py``), about three times as fast.
+per-operation dispatch (about 2 ms for the pair on one core). Fits from 2 000 steps on
+(``minde.compiled.resolve_compile``) therefore run each step (gradient, clipping and Adam update)
+as one function compiled by ``torch.compile``: the same mini-batches, initialisation and
+arithmetic as ``torch.nn.utils.clip_grad_norm_`` with ``torch.optim.Adam``, agreeing with them to
+float rounding (``tests/test_doe.py``).
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from minde.data import check_not_constant
 __all__ = ["DoEConfig", "doe_estimate", "fitted_densities"]
 
 Density = Literal["gauss", "logistic"]
+Activation = Literal["tanh", "relu"]
 _LOGISTIC_LOG_SCALE = math.log(math.sqrt(3.0) / math.pi)  # unit-variance logistic: s = sqrt(3)/pi
 
 
@@ -41,9 +43,12 @@ class DoEConfig:
 
     density: Density  # per-dimension family: "gauss" or "logistic"
     n_steps: int  # Adam steps, each for both densities
-    batch_size: int = 256  # mini-batch size (docs/method.md §9 critics' batch)
-    learning_rate: float = 1e-3  # Adam learning rate (docs/method.md §9)
-    hidden: int | None = None  # MLP width; None: 64 if dim_x <= 10 else 128
+    # the defaults are the settings of the authors' released DoE runs (docs/method.md §9)
+    batch_size: int = 128  # mini-batch size
+    learning_rate: float = 1e-2  # Adam learning rate
+    clip_norm: float | None = 1.0  # each step's gradient is scaled to at most this norm (None: never)
+    activation: Activation = "tanh"  # of the conditional MLP's hidden layers
+    hidden: int | None = None  # MLP width; None: 64 if dim_x <= 10, 128 if dim_x <= 50, else 256
     n_layers: int = 2  # hidden layers of the conditional MLP
 
 
@@ -74,12 +79,13 @@ class _Marginal(nn.Module):
 class _Conditional(nn.Module):
     """q(y|x): an MLP of x gives location and log-scale per dimension of y (docs/method.md §9)."""
 
-    def __init__(self, dim_x: int, dim_y: int, hidden: int, n_layers: int, log_scale0: float) -> None:
+    def __init__(self, dim_x: int, dim_y: int, hidden: int, n_layers: int, log_scale0: float,
+                 activation: Activation = "tanh") -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = dim_x
         for _ in range(n_layers):
-            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            layers += [nn.Linear(width, hidden), nn.Tanh() if activation == "tanh" else nn.ReLU()]
             width = hidden
         head = nn.Linear(width, 2 * dim_y)
         with torch.no_grad():  # start at the standardised marginal: loc 0, unit variance
@@ -88,6 +94,7 @@ class _Conditional(nn.Module):
             head.bias[dim_y:] = log_scale0
         self.net = nn.Sequential(*layers, head)
         self.dim_y = dim_y
+        self.activation = activation
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, density: Density) -> torch.Tensor:
         """log q(y|x): (n,) nats."""
@@ -132,30 +139,39 @@ def _fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoEConfig, rng
         loss = -model(x[idx], y[idx], cfg.density).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        if cfg.clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
         optimiser.step()
 
 
-def _log_q(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, density: Density) -> torch.Tensor:
-    """``model(x, y, density)`` of a ``_Marginal`` or ``_Conditional`` from its parameters
-    ``p`` (``named_parameters``) alone, so one compiled step serves every model of a shape."""
+def _log_q(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, density: Density,
+           activation: Activation = "tanh") -> torch.Tensor:
+    """``model(x, y, density)`` of a ``_Marginal`` or ``_Conditional`` (of that ``activation``) from
+    its parameters ``p`` (``named_parameters``) alone, so one compiled step serves every model of a shape."""
     if "loc" in p:  # _Marginal
         return _log_density(y, p["loc"].expand_as(y), p["log_scale"].expand_as(y), density)
-    n = len(p) // 2  # _Conditional: Linear layers net.0, net.2, ..., a ReLU after each but the head
+    n = len(p) // 2  # _Conditional: Linear layers net.0, net.2, ..., the activation after each but the head
     z = x
     for i in range(n):
         z = F.linear(z, p[f"net.{2 * i}.weight"], p[f"net.{2 * i}.bias"])
-        z = torch.relu(z) if i < n - 1 else z
+        z = (torch.tanh(z) if activation == "tanh" else torch.relu(z)) if i < n - 1 else z
     loc, log_scale = z.split(y.shape[1], dim=-1)
     return _log_density(y, loc, log_scale, density)
 
 
 def _step(params: dict[str, torch.Tensor], m: dict[str, torch.Tensor], v: dict[str, torch.Tensor],
-          t: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor, density: Density,
-          lr: float) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+          t: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor, density: Density, lr: float,
+          clip_norm: float | None = None, activation: Activation = "tanh",
+          ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """One Adam step on -mean log q(batch), as a pure function: new (params, first moments, second
     moments). The arithmetic is ``torch.optim.Adam``'s (single-tensor form, no weight decay): step
-    ``t`` (a 0-dim tensor, so a compiled step serves every step count)."""
-    grads = grad(lambda p: -_log_q(p, xb, yb, density).mean())(params)
+    ``t`` (a 0-dim tensor, so a compiled step serves every step count), after the gradient is scaled
+    as ``torch.nn.utils.clip_grad_norm_(.., clip_norm)`` scales it."""
+    grads = grad(lambda p: -_log_q(p, xb, yb, density, activation).mean())(params)
+    if clip_norm is not None:
+        total = torch.sqrt(sum((g * g).sum() for g in grads.values()))
+        scale = torch.clamp(clip_norm / (total + 1e-6), max=1.0)
+        grads = {k: g * scale for k, g in grads.items()}
     (b1, b2), bc1, bc2 = _BETAS, 1 - _BETAS[0] ** t, 1 - _BETAS[1] ** t
     new_p, new_m, new_v = {}, {}, {}
     for k, g in grads.items():
@@ -178,7 +194,7 @@ def _fit_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoECo
     for n in range(1, cfg.n_steps + 1):
         idx = torch.as_tensor(rng.choice(len(x), size=batch, replace=False))
         params, m, v = step(params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx],
-                            cfg.density, cfg.learning_rate)
+                            cfg.density, cfg.learning_rate, cfg.clip_norm, getattr(model, "activation", "tanh"))
     with torch.no_grad():
         for k, p in model.named_parameters():
             p.copy_(params[k])
@@ -195,13 +211,13 @@ def fitted_densities(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarra
 
     compile = resolve_compile(compile, cfg.n_steps, torch.device("cpu"))
     dim_x, dim_y = x_train.shape[1], y_train.shape[1]
-    hidden = cfg.hidden or (64 if dim_x <= 10 else 128)
+    hidden = cfg.hidden or (64 if dim_x <= 10 else 128 if dim_x <= 50 else 256)
     log_scale0 = 0.0 if cfg.density == "gauss" else _LOGISTIC_LOG_SCALE
     xtr, xte = _standardise(x_train, x_test, "x_train")
     ytr, yte = _standardise(y_train, y_test, "y_train")
     rng = np.random.default_rng(seed)
     marginal = _Marginal(dim_y, log_scale0)
-    conditional = _Conditional(dim_x, dim_y, hidden, cfg.n_layers, log_scale0)
+    conditional = _Conditional(dim_x, dim_y, hidden, cfg.n_layers, log_scale0, cfg.activation)
     _fit(marginal, xtr, ytr, cfg, rng, compile)
     _fit(conditional, xtr, ytr, cfg, rng, compile)
     return marginal, conditional, (xtr, ytr, xte, yte)

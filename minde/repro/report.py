@@ -92,10 +92,10 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded, sizes: list[int
         from minde.repro.units import outdated_records
 
         stale = outdated_records(recs, budget, epoch_rule(stem, budget))
-        n_minde = sum(r.ok and r.method.startswith("minde_") for r in recs.values())
+        n_checked = sum(r.ok and r.method.startswith(("minde_", "doe_")) for r in recs.values())
         if stale:
             k, why = next(iter(sorted(stale.items())))
-            out.recipe = (f"{len(stale)} of {n_minde} MINDE unit records were trained with other settings than "
+            out.recipe = (f"{len(stale)} of {n_checked} MINDE and DoE unit records were trained with other settings than "
                           f"the {budget} budget's current recipe (e.g. {k[0]} {k[1]} seed {k[3]}: {why}); the "
                           "verdict and numbers below leave them out; rerun the notebook, and the sweep retrains them")
         joint = wants_joint(stem, budget)  # only the debiasing study reads all joint evaluations (§17)

@@ -175,7 +175,7 @@ class SweepPlan:
     todo: list[Unit]  # units that will run
     done: int = 0  # finished units skipped
     failed_kept: int = 0  # failed units not retried (no --retry-failed)
-    outdated: int = 0  # finished MINDE units trained with another recipe; rerun
+    outdated: int = 0  # finished MINDE or DoE units trained with another recipe; rerun
     keys: set = field(default_factory=set)  # keys of every requested unit
 
 
@@ -237,7 +237,7 @@ def plan_sweep(experiment: str, budget: str, tasks: str | Iterable[str],
     plan.outdated = len(outdated)
     if outdated:
         u, why = outdated[0]
-        print(f"{len(outdated)} finished MINDE unit(s) were trained with other settings than the "
+        print(f"{len(outdated)} finished MINDE or DoE unit(s) were trained with other settings than the "
               f"{budget!r} budget's now (e.g. {u.label()}: {why}); a sweep that is not a dry run recomputes them")
     return plan
 

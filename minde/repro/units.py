@@ -26,6 +26,7 @@ __all__ = ["SweepArgumentError", "Unit", "EpochRule", "MINDE_METHODS", "run_unit
            "failed_record", "Checkpointing", "recipe_mismatch", "outdated_records"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
+DOE_METHODS = ("doe_gauss", "doe_logistic")  # their records keep the fitting recipe (extra["settings"])
 
 
 class SweepArgumentError(ValueError):
@@ -147,11 +148,13 @@ def _minde_extra(est: Any) -> dict[str, Any]:
 
 def _run_baseline(unit: Unit, data: tuple) -> tuple[dict[str, float], dict[str, Any]]:
     """Run one baseline estimator of ``minde.bench.baselines``."""
-    from minde.bench.baselines import estimate_baseline
+    from minde.bench.baselines import doe_settings, estimate_baseline
 
     res = estimate_baseline(unit.method, *data, budget=unit.budget, seed=unit.seed)
-    return {unit.method: float(res.estimate)}, {"method_seconds": float(res.seconds),
-                                                 "device": "cpu"}
+    extra: dict[str, Any] = {"method_seconds": float(res.seconds), "device": "cpu"}
+    if unit.method in DOE_METHODS:  # its fitting recipe, which recipe_mismatch checks
+        extra["settings"] = doe_settings(unit.method, unit.budget)
+    return {unit.method: float(res.estimate)}, extra
 
 
 def run_unit(unit: Unit, checkpoints: Checkpointing | None = None, progress: bool = False) -> UnitRecord:
@@ -210,11 +213,18 @@ _RECIPE_KEYS = ("steps", "batch_size", "lr", "ema_decay", "mc_iter", "lr_schedul
 
 
 def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
-    """Why a finished MINDE record was trained with other settings than ``unit``'s budget now
-    resolves to (e.g. a budget whose recipe changed since), or None when they agree. A unit
+    """Why a finished MINDE or DoE record was trained with other settings than ``unit``'s budget
+    now resolves to (e.g. a budget whose recipe changed since), or None when they agree. A unit
     whose plan sets its steps (``Unit.steps``) is checked against those steps.
 
     """
+    if unit.method in DOE_METHODS and rec.ok:
+        from minde.bench.baselines import doe_settings
+
+        want, have = doe_settings(unit.method, unit.budget), rec.extra.get("settings")
+        if have is None:
+            return "no fitting settings recorded"
+        return ", ".join(f"{k} {have.get(k)!r} (now {v!r})" for k, v in want.items() if have.get(k) != v) or None
     if unit.method not in MINDE_METHODS or not rec.ok:
         return None
     from dataclasses import asdict
@@ -237,7 +247,7 @@ def recipe_mismatch(unit: Unit, rec: UnitRecord) -> str | None:
 
 def outdated_records(records: dict[UnitKey, UnitRecord], budget: str,
                      epochs: EpochRule | None = None) -> dict[UnitKey, str]:
-    """The finished MINDE records among ``records`` (of one results folder at ``budget``) that
+    """The finished MINDE and DoE records among ``records`` (of one results folder at ``budget``) that
     ``recipe_mismatch`` finds trained with other settings, each with why; ``epochs``: the
     plan's rule for the steps, if it has one."""
     out = {}

@@ -441,7 +441,7 @@ def test_report_leaves_out_and_flags_minde_records_of_an_earlier_recipe(tmp_path
     assert current.recipe == "" and set(current.df["method"]) == {"minde_c", "cca"}
     monkeypatch.setitem(config.BUDGETS, "smoke", dataclasses.replace(config.BUDGETS["smoke"], lr_scale=2.0))
     stale = report.load_results("fig03_benchmark_tasks", "smoke", tmp_path)
-    assert set(stale.df["method"]) == {"cca"} and "1 of 1 MINDE unit records" in stale.recipe
+    assert set(stale.df["method"]) == {"cca"} and "1 of 1 MINDE and DoE unit records" in stale.recipe
     text = report.build_report("smoke", results=tmp_path, stems=["fig03_benchmark_tasks"])
     assert "FLAG (earlier recipe)" in text and "leave them out" in text
 

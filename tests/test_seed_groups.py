@@ -250,7 +250,7 @@ def test_cross_sweep_evaluates_all_seeds_jointly_and_reruns_units_without_it(tmp
     assert len(group_units([_unit(s, "minde_j", "multinormal-dense-50-50-0.5") for s in range(3)], device="cpu",
                            whole=True)) == 1
     df = sweep.run_sweep("x", "smoke", TASK, "minde_j", "0-2", out=out, cross=True, **kw)
-    assert "3 finished MINDE unit(s)" in capsys.readouterr().out  # rerun: no joint evaluation yet
+    assert "3 finished MINDE or DoE unit(s)" in capsys.readouterr().out  # rerun: no joint evaluation yet
     recs = res.load_units("x", "smoke", out)
     crosses = [r.extra["cross"] for r in recs.values()]
     assert all(c == crosses[0] for c in crosses) and crosses[0]["seeds"] == [0, 1, 2]

@@ -94,7 +94,6 @@ class _Conditional(nn.Module):
             head.bias[dim_y:] = log_scale0
         self.net = nn.Sequential(*layers, head)
         self.dim_y = dim_y
-        self.activation = activation
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, density: Density) -> torch.Tensor:
         """log q(y|x): (n,) nats."""
@@ -194,7 +193,7 @@ def _fit_compiled(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: DoECo
     for n in range(1, cfg.n_steps + 1):
         idx = torch.as_tensor(rng.choice(len(x), size=batch, replace=False))
         params, m, v = step(params, m, v, torch.tensor(float(n), dtype=torch.float64), x[idx], y[idx],
-                            cfg.density, cfg.learning_rate, cfg.clip_norm, getattr(model, "activation", "tanh"))
+                            cfg.density, cfg.learning_rate, cfg.clip_norm, cfg.activation)
     with torch.no_grad():
         for k, p in model.named_parameters():
             p.copy_(params[k])

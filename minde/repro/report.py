@@ -89,10 +89,10 @@ def _load_sweep(stem: str, budget: str, root: Path, out: Loaded, sizes: list[int
     recs = {k: r for k, r in recs.items()
             if (sizes is None or r.n_train in sizes) and (seeds is None or r.seed in seeds)}
     if recs:
-        from minde.repro.units import outdated_records
+        from minde.repro.units import DOE_METHODS, MINDE_METHODS, outdated_records
 
         stale = outdated_records(recs, budget, epoch_rule(stem, budget))
-        n_checked = sum(r.ok and r.method.startswith(("minde_", "doe_")) for r in recs.values())
+        n_checked = sum(r.ok and r.method in MINDE_METHODS + DOE_METHODS for r in recs.values())
         if stale:
             k, why = next(iter(sorted(stale.items())))
             out.recipe = (f"{len(stale)} of {n_checked} MINDE and DoE unit records were trained with other settings than "

@@ -22,7 +22,7 @@ from typing import Any
 
 from minde.repro.results import UnitKey, UnitRecord, checkpoint_path, environment, method_variants, utc_now
 
-__all__ = ["SweepArgumentError", "Unit", "EpochRule", "MINDE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
+__all__ = ["SweepArgumentError", "Unit", "EpochRule", "MINDE_METHODS", "DOE_METHODS", "run_unit", "run_group", "group_units", "max_group_size",
            "failed_record", "Checkpointing", "recipe_mismatch", "outdated_records"]
 
 MINDE_METHODS = ("minde_c", "minde_j")
